@@ -1,0 +1,1 @@
+"""Embedded Huawei Cloud ELB emulator (filled in by the emulator work)."""
