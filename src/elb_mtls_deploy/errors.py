@@ -1,0 +1,106 @@
+"""The exception tree of elb-mtls-deploy; every failure a user can meet is one of these.
+
+    DeployError                  root; `str(exc)` is the whole message a user sees
+    ├── SpecError                the YAML spec: syntax, schema, references (file:line:col)
+    ├── CertificateError         PEM, keys, passwords, PKI files, lint errors
+    ├── PlanError                saved plans: unreadable, stale, for another stack
+    ├── CloudError               the ELB API, translated once in the cloud adapter
+    │   ├── NotFoundError        404
+    │   ├── ConflictError        409 (in use, port taken, busy load balancer)
+    │   ├── TransientError       429, 5xx, connection problems: safe to retry
+    │   └── PermanentError       anything else (400, 401, 403, ...)
+    ├── ApplyError               apply stopped on a permanent failure (carries the report)
+    └── VerifyError              the verify matrix could not run
+
+Messages say what was wrong, where, and what to do. They never contain key material,
+passwords or the secret access key.
+"""
+
+from __future__ import annotations
+
+
+class DeployError(Exception):
+    """Root of every error this tool raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  fix: {self.hint}"
+        return self.message
+
+
+class SpecError(DeployError):
+    """The spec file is not valid; `problems` holds one line per finding."""
+
+    def __init__(self, message: str, *, problems: tuple[str, ...] = (), hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.problems = problems
+
+    def __str__(self) -> str:
+        lines = [self.message, *(f"  {p}" for p in self.problems)]
+        if self.hint:
+            lines.append(f"  fix: {self.hint}")
+        return "\n".join(lines)
+
+
+class CertificateError(DeployError):
+    """A certificate, key or PKI file is unusable."""
+
+
+class PlanError(DeployError):
+    """A saved plan cannot be applied."""
+
+
+class CloudError(DeployError):
+    """The ELB API refused or failed a call."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        details = ", ".join(
+            f"{k} {v}"
+            for k, v in (("status", self.status), ("code", self.code), ("request", self.request_id))
+            if v
+        )
+        base = f"{self.message} ({details})" if details else self.message
+        return f"{base}\n  fix: {self.hint}" if self.hint else base
+
+
+class NotFoundError(CloudError):
+    """The resource does not exist (any more)."""
+
+
+class ConflictError(CloudError):
+    """The resource is in use, the port is taken, or the load balancer is busy."""
+
+
+class TransientError(CloudError):
+    """Throttling, a server error or a lost connection: the call may be repeated."""
+
+
+class PermanentError(CloudError):
+    """A refusal that repeating will not fix."""
+
+
+class ApplyError(DeployError):
+    """Apply stopped; the partial report has been printed."""
+
+
+class VerifyError(DeployError):
+    """The verify matrix could not be run at all."""
