@@ -30,13 +30,17 @@ Weight = Annotated[int, Field(ge=0, le=100)]
 
 _STACK_RE = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 _NAME_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
-_DNS_RE = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DNS_RE = re.compile(
+    r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+)
 
 
 def _dns_name(value: str) -> str:
     lowered = value.lower().rstrip(".")
     if len(lowered) > 253 or not _DNS_RE.match(lowered):
-        raise ValueError(f"{value!r} is not a DNS name (a wildcard is allowed only as a leading '*.')")
+        raise ValueError(
+            f"{value!r} is not a DNS name (a wildcard is allowed only as a leading '*.')"
+        )
     return lowered
 
 
@@ -392,9 +396,13 @@ def _reference_problems(spec: Spec) -> Iterator[ReferenceError_]:
         roles.setdefault(cert.name, role)
     for index, cert in enumerate(spec.certificates.servers):
         if isinstance(cert, GeneratedServer):
-            yield from _issuer_problem(roles, cert.issuer, ("certificates", "servers", index, "issuer"))
+            yield from _issuer_problem(
+                roles, cert.issuer, ("certificates", "servers", index, "issuer")
+            )
     for index, client in enumerate(spec.certificates.clients):
-        yield from _issuer_problem(roles, client.issuer, ("certificates", "clients", index, "issuer"))
+        yield from _issuer_problem(
+            roles, client.issuer, ("certificates", "clients", index, "issuer")
+        )
     yield from _listener_problems(spec, roles)
 
 

@@ -1,0 +1,113 @@
+"""The neutral cloud interface the reconciler talks to; no SDK types cross it.
+
+Field names are the API's own snake_case names with three normalisations, so that v3 and
+v2 look the same to the pure core:
+
+- a pool's listener is `listener_id` (first entry of the API's `listeners` list, or None);
+- a member's subnet is `subnet_id` (v3 calls it `subnet_cidr_id`), its pool `pool_id`;
+- a health monitor's pool is `pool_id` (first of the API's `pools` list);
+- `client_ca_tls_container_ref` of "" or null is None; `insert_headers` keeps only the
+  switched-on headers (`{"X-Forwarded-ELB-IP": True}`); `session_persistence` drops None
+  values, or is None when off.
+
+Certificates carry their PEM in `fields["certificate"]` (public); private keys never
+come back through this interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from elb_mtls_deploy.state import Flavour, Kind
+
+
+@dataclass(frozen=True)
+class LoadBalancerInfo:
+    id: str
+    name: str
+    guaranteed: bool  # True = dedicated (v3), False = shared (v2)
+    vip_address: str | None
+    public_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One resource as listed by the API, in neutral field names."""
+
+    kind: Kind
+    id: str
+    name: str
+    description: str | None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """AK/SK and project. The SK is excluded from repr so it can never reach a log line."""
+
+    access_key: str
+    secret_key: str = field(repr=False)
+    project_id: str
+
+
+class CloudApi(Protocol):
+    """What the reconciler needs from ELB. Implementations translate every SDK exception
+    into `elb_mtls_deploy.errors.CloudError` subclasses."""
+
+    flavour: Flavour
+
+    def find_loadbalancers(
+        self, ids: Sequence[str], names: Sequence[str]
+    ) -> list[LoadBalancerInfo]:
+        """Load balancers matching any of the ids or names (one list call)."""
+        ...
+
+    def list_certificates(self, description: str) -> list[Observed]:
+        """Certificates whose description equals `description` (the stack marker)."""
+        ...
+
+    def list_listeners(self, loadbalancer_ids: Sequence[str]) -> list[Observed]:
+        """Every listener on these load balancers, owned or not (port conflicts)."""
+        ...
+
+    def list_pools(self, description: str) -> list[Observed]: ...
+
+    def list_healthmonitors(self, ids: Sequence[str]) -> list[Observed]: ...
+
+    def list_members(self, pool_ids: Sequence[str]) -> list[Observed]:
+        """Members of these pools; each carries `pool_id`."""
+        ...
+
+    def create(
+        self,
+        kind: Kind,
+        name: str,
+        description: str | None,
+        fields: Mapping[str, Any],
+        payload: Mapping[str, str],
+    ) -> str:
+        """Create one resource; returns its id. `fields` hold ids, not keys."""
+        ...
+
+    def update(
+        self,
+        kind: Kind,
+        id: str,
+        fields: Mapping[str, Any],
+        payload: Mapping[str, str],
+        parent_id: str | None,
+    ) -> None:
+        """Change only the given fields (a None value means "unset", e.g. mutual auth off)."""
+        ...
+
+    def delete(self, kind: Kind, id: str, parent_id: str | None) -> None: ...
+
+    def create_members(self, pool_id: str, members: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Batch create (v3 batch-add, 200 per call; v2 one by one). Each item has `name`."""
+        ...
+
+    def delete_members(self, pool_id: str, ids: Sequence[str]) -> None: ...
+
+    def close(self) -> None: ...
