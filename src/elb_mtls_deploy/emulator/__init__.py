@@ -1,1 +1,39 @@
-"""Embedded Huawei Cloud ELB emulator (filled in by the emulator work)."""
+"""Embedded Huawei Cloud ELB emulator: the v3/v2 REST API on loopback, state in SQLite.
+
+Control plane: ``urls`` (routing table) -> ``responses`` (wire in/out) -> ``models``
+(resources and invariants over ``db``) with ``exceptions`` serialised only at the edge in
+``core``; ``signing`` verifies SDK-HMAC-SHA256; ``faults`` injects failures; ``plane``
+feeds the data plane (``dataplane``) through the ``served`` contract. This subpackage
+imports nothing from the rest of ``elb_mtls_deploy``: it speaks only the wire format.
+"""
+
+from __future__ import annotations
+
+from .constants import (
+    DEMO_AK,
+    DEMO_PROJECT_ID,
+    DEMO_SK,
+    SEEDED_DEDICATED_LB_ID,
+    SEEDED_DEDICATED_LB_NAME,
+    SEEDED_SHARED_LB_ID,
+    SEEDED_SHARED_LB_NAME,
+)
+from .core import Emulator, WireResponse
+from .faults import FaultConfig
+from .server import RunningServer, discover_server, start_server
+
+__all__ = [
+    "DEMO_AK",
+    "DEMO_PROJECT_ID",
+    "DEMO_SK",
+    "SEEDED_DEDICATED_LB_ID",
+    "SEEDED_DEDICATED_LB_NAME",
+    "SEEDED_SHARED_LB_ID",
+    "SEEDED_SHARED_LB_NAME",
+    "Emulator",
+    "FaultConfig",
+    "RunningServer",
+    "WireResponse",
+    "discover_server",
+    "start_server",
+]

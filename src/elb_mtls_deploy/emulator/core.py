@@ -1,0 +1,161 @@
+"""The emulator as a pure dispatcher: ``Emulator.handle(method, target, headers, body)``.
+
+Order per API request: count it, inject faults (latency, error statuses), verify the
+signature and project, route, run the handler in one SQLite transaction, resync the data
+plane after a successful change, serialise errors at the edge (reference §4.4). Transport
+(HTTP server, ``responses`` mount) lives elsewhere; this module never touches sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from . import private, signing, urls
+from .constants import DB_FILENAME, DEMO_AK, DEMO_PROJECT_ID, DEMO_SK
+from .db import Store
+from .exceptions import ApiError, InternalError, NoSuchRoute, ProjectMismatch
+from .faults import FaultConfig, FaultInjector, busy_error
+from .models import Models
+from .plane import PlaneSync
+from .responses import ApiRequest
+from .seed import seed
+from .stats import Stats
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+
+
+@dataclass
+class WireResponse:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    drop: bool = False  # close the connection without replying (lost-response fault)
+
+
+def json_response(status: int, payload: Any, request_id: str) -> WireResponse:
+    body = b"" if payload is None else json.dumps(payload).encode("utf-8")
+    headers = {"X-Request-Id": request_id}
+    if payload is not None:
+        headers["Content-Type"] = JSON
+    return WireResponse(status, headers, body)
+
+
+def error_response(error: ApiError, request_id: str) -> WireResponse:
+    payload = {"error_msg": error.message, "error_code": error.code, "request_id": request_id}
+    response = json_response(error.status, payload, request_id)
+    response.headers.update(error.extra_headers)
+    return response
+
+
+def _split_query(raw_query: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in raw_query.split("&"):
+        if item:
+            key, _, value = item.partition("=")
+            pairs.append((unquote(key), unquote(value)))  # never '+' as space (§6.2 item 3)
+    return pairs
+
+
+class Emulator:
+    """Huawei Cloud ELB v2/v3 control plane over SQLite at ``<state_dir>/emulator.db``."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        credentials: Mapping[str, tuple[str, str]] | None = None,
+        faults: FaultConfig | None = None,
+        dataplane: bool = True,
+        demo_backends: bool = True,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.credentials = dict(credentials or {DEMO_AK: (DEMO_SK, DEMO_PROJECT_ID)})
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.store = Store(self.state_dir / DB_FILENAME)
+        seed(self.store, sorted({p for _, p in self.credentials.values()}), self.clock())
+        self.faults = FaultInjector(faults or FaultConfig())
+        self.stats = Stats()
+        self.plane = PlaneSync(self.store, enabled=dataplane, demo_backends=demo_backends)
+        self.plane.sync()
+
+    def close(self) -> None:
+        self.plane.close()
+        self.store.close()
+
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> WireResponse:
+        method = method.upper()
+        request_id = uuid.uuid4().hex
+        path = target.partition("?")[0]
+        if path.startswith("/_emulator/"):
+            return private.handle(self, method, path, body, request_id)
+        matched = urls.match(method, path)
+        route_key = f"{method} {matched[0].template}" if matched else f"{method} (no route)"
+        try:
+            response, lost = self._api(method, target, headers, body, request_id, matched)
+        except ApiError as error:
+            response, lost = error_response(error, request_id), False
+        except Exception:
+            log.exception("emulator bug while handling %s %s", method, path)
+            response, lost = error_response(InternalError("Internal error."), request_id), False
+        self.stats.record(route_key, response.status)
+        response.drop = lost
+        return response
+
+    def _api(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        request_id: str,
+        matched: tuple[urls.Route, dict[str, str]] | None,
+    ) -> tuple[WireResponse, bool]:
+        decision = self.faults.decide(method)
+        if decision.latency_ms:
+            time.sleep(decision.latency_ms / 1000)
+        if decision.error is not None:
+            raise decision.error
+        access_key = signing.verify(method, target, headers, body, self._secret_for, self.clock())
+        if matched is None:
+            raise NoSuchRoute(f"No API matches {method} {target.partition('?')[0]}.")
+        route, params = matched
+        project_id = self.credentials[access_key][1]
+        if params.get("project_id") != project_id:
+            raise ProjectMismatch(
+                "Incorrect IAM authentication information: the project id in the URL does "
+                "not belong to this access key"
+            )
+        if decision.busy:
+            raise busy_error(params.get("loadbalancer_id", "(owning load balancer)"))
+        request = ApiRequest(
+            method=method,
+            path=target.partition("?")[0],
+            query=_split_query(target.partition("?")[2]),
+            body=body,
+            params=params,
+            version=route.version,
+            project_id=project_id,
+            request_id=request_id,
+        )
+        with self.store.transaction(write=route.mutating) as tx:
+            status, payload = route.handler(request, Models(tx, project_id, self.clock()))
+        if route.mutating:
+            self.plane.sync()
+        return json_response(status, payload, request_id), decision.lost
+
+    def _secret_for(self, access_key: str) -> str | None:
+        entry = self.credentials.get(access_key)
+        return entry[0] if entry else None

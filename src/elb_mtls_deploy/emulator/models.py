@@ -1,0 +1,647 @@
+"""The emulated ELB resources and their invariants, over one SQLite transaction.
+
+Records are plain dicts in the v3 vocabulary (``subnet_cidr_id``, ``created_at`` ISO-8601 Z,
+a listener's ``loadbalancer_id``); the per-version wire shapes live in ``views.py`` and
+``responses.py``. Every rule here raises an ``exceptions`` class; nothing here knows HTTP.
+Derived fields (reference lists such as a pool's ``members``) are computed on read by
+``expand`` so they can never go stale.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from . import pem
+from .db import Record, Tx
+from .exceptions import (
+    Conflict,
+    ImmutableField,
+    InUse,
+    InvalidCertificate,
+    InvalidParameter,
+    NotFound,
+)
+
+CERT, LISTENER, POOL, MEMBER, MONITOR, LB = (
+    "certificate",
+    "listener",
+    "pool",
+    "member",
+    "healthmonitor",
+    "loadbalancer",
+)
+
+HTTPS_PROTOCOLS = frozenset({"HTTPS", "TERMINATED_HTTPS"})
+TLS_PROTOCOLS = frozenset({"HTTPS", "TERMINATED_HTTPS", "TLS", "QUIC"})
+LISTENER_PROTOCOLS = {
+    "v3": frozenset({"TCP", "UDP", "HTTP", "HTTPS", "TERMINATED_HTTPS", "QUIC", "TLS", "IP"}),
+    "v2": frozenset({"TCP", "UDP", "HTTP", "TERMINATED_HTTPS"}),
+}
+# TCP/HTTP/HTTPS (and TLS) listeners on one LB share a port space (reference §2.4).
+_PORT_SPACE = {"TCP": "tcp", "HTTP": "tcp", "HTTPS": "tcp", "TERMINATED_HTTPS": "tcp"}
+_PORT_SPACE |= {"TLS": "tcp", "UDP": "udp", "QUIC": "udp", "IP": "ip"}
+# Which pool protocols a listener protocol accepts (reference §2.5, §3.3).
+POOLS_FOR_LISTENER = {
+    "HTTPS": frozenset({"HTTP", "HTTPS", "GRPC"}),
+    "TERMINATED_HTTPS": frozenset({"HTTP"}),
+    "HTTP": frozenset({"HTTP", "GRPC"}),
+    "TCP": frozenset({"TCP"}),
+    "UDP": frozenset({"UDP"}),
+    "TLS": frozenset({"TLS", "TCP"}),
+    "QUIC": frozenset({"UDP", "QUIC"}),
+    "IP": frozenset({"IP"}),
+}
+POOL_PROTOCOLS = frozenset({"TCP", "UDP", "HTTP", "HTTPS", "GRPC", "QUIC", "TLS", "IP"})
+LB_ALGORITHMS = frozenset(
+    {"ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP", "QUIC_CID"}
+    | {"2_TUPLE_HASH", "3_TUPLE_HASH", "5_TUPLE_HASH"}
+)
+MONITOR_TYPES = frozenset({"TCP", "UDP_CONNECT", "HTTP", "HTTPS", "TLS", "GRPC", "PING"})
+CERT_TYPES = frozenset({"server", "client", "server_sm"})
+SERVER_CERT_TYPES = frozenset({"server", "server_sm"})
+
+IMMUTABLE = {
+    CERT: ("type", "enterprise_project_id"),
+    LISTENER: ("protocol", "protocol_port", "loadbalancer_id", "port_ranges"),
+    POOL: ("protocol", "listener_id", "loadbalancer_id", "ip_version"),
+    MEMBER: ("address", "subnet_cidr_id"),
+    MONITOR: ("pool_id",),
+}
+_LABEL = {
+    CERT: "Certificate",
+    LISTENER: "Listener",
+    POOL: "Pool",
+    MEMBER: "Member",
+    MONITOR: "Healthmonitor",
+    LB: "Loadbalancer",
+}
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_id(kind: str) -> str:
+    # Certificates have 32 lowercase hex ids, the rest UUIDs (reference §2.3).
+    return uuid.uuid4().hex if kind == CERT else str(uuid.uuid4())
+
+
+def _require(fields: dict[str, Any], *names: str) -> None:
+    for name in names:
+        if fields.get(name) in (None, ""):
+            raise InvalidParameter(f"Invalid parameter: '{name}' is required")
+
+
+def _int_in(fields: dict[str, Any], name: str, low: int, high: int) -> None:
+    value = fields.get(name)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidParameter(f"Invalid parameter: '{name}' must be an integer {low}-{high}")
+
+
+def _one_of(fields: dict[str, Any], name: str, allowed: Iterable[str]) -> None:
+    value = fields.get(name)
+    if value is not None and value not in allowed:
+        raise InvalidParameter(f"Invalid parameter: '{name}' {value!r} is not one of the allowed")
+
+
+def _reject_immutable(kind: str, changes: dict[str, Any]) -> None:
+    for name in IMMUTABLE.get(kind, ()):
+        if name in changes:
+            raise ImmutableField(f"Invalid parameter: '{name}' cannot be updated")
+
+
+def ref_list(ids: Iterable[str]) -> list[dict[str, str]]:
+    return [{"id": i} for i in ids]
+
+
+class Models:
+    """All resource operations for one project inside one transaction."""
+
+    def __init__(self, tx: Tx, project_id: str, now: datetime) -> None:
+        self.tx = tx
+        self.project_id = project_id
+        self.now = iso(now)
+
+    # ----------------------------------------------------------------- generic helpers
+
+    def get(self, kind: str, resource_id: str) -> Record:
+        record = self.tx.get(kind, resource_id, self.project_id)
+        if record is None:
+            raise NotFound(f"{_LABEL[kind]} {resource_id} could not be found.")
+        return record
+
+    def all(self, kind: str) -> list[Record]:
+        return self.tx.all(kind, self.project_id)
+
+    def _new(self, kind: str, defaults: dict[str, Any], fields: dict[str, Any]) -> Record:
+        record = {**defaults, **{k: v for k, v in fields.items() if v is not None}}
+        record.update(
+            id=new_id(kind), project_id=self.project_id, created_at=self.now, updated_at=self.now
+        )
+        return record
+
+    def _save(self, kind: str, record: Record) -> Record:
+        record["updated_at"] = self.now
+        self.tx.update(kind, record)
+        return record
+
+    # ----------------------------------------------------------------- certificates
+
+    def _check_cert_content(self, record: Record) -> None:
+        chain = pem.load_chain(record.get("certificate") or "")
+        key = record.get("private_key") or ""
+        if record["type"] in SERVER_CERT_TYPES:
+            if not key:
+                raise InvalidCertificate("A server certificate requires 'private_key'")
+            pem.check_private_key(key, chain[0])
+        elif key and "-----BEGIN" not in key:
+            # "for other types ignored but must be PEM if given" (reference §2.3)
+            raise InvalidCertificate("Invalid private key: not PEM")
+        facts = pem.facts(chain)
+        record.update(
+            expire_time=iso(facts.expire_time),
+            common_name=facts.common_name,
+            fingerprint=facts.fingerprint,
+            subject_alternative_names=list(facts.subject_alternative_names),
+        )
+
+    def create_certificate(self, fields: dict[str, Any]) -> Record:
+        _one_of(fields, "type", CERT_TYPES)
+        if fields.get("enterprise_project_id") == "":
+            raise InvalidParameter("Invalid parameter: 'enterprise_project_id' must not be ''")
+        defaults = {
+            "name": "",
+            "description": "",
+            "type": "server",
+            "private_key": "",
+            "domain": "",
+            "admin_state_up": True,
+            "enterprise_project_id": "0",
+            "scm_certificate_id": "",
+            "source": "",
+            "protection_status": "nonProtection",
+            "protection_reason": "",
+            "enc_certificate": "",
+            "enc_private_key": "",
+        }
+        record = self._new(CERT, defaults, fields)
+        self._check_cert_content(record)
+        self.tx.insert(CERT, record)
+        return record
+
+    def update_certificate(self, cert_id: str, changes: dict[str, Any]) -> Record:
+        record = self.get(CERT, cert_id)
+        _reject_immutable(CERT, changes)
+        record.update({k: v for k, v in changes.items() if v is not None})
+        if "certificate" in changes or "private_key" in changes:
+            self._check_cert_content(record)
+        return self._save(CERT, record)
+
+    def delete_certificate(self, cert_id: str) -> None:
+        self.get(CERT, cert_id)
+        for listener in self.all(LISTENER):
+            refs = [
+                listener.get("default_tls_container_ref"),
+                listener.get("client_ca_tls_container_ref"),
+            ]
+            if cert_id in refs or cert_id in (listener.get("sni_container_refs") or []):
+                raise InUse(f"Certificate {cert_id} is in use by listener {listener['id']}.")
+        self.tx.delete(CERT, cert_id)
+
+    # ----------------------------------------------------------------- listeners
+
+    def _cert_of_type(self, cert_id: str, types: frozenset[str], field: str) -> None:
+        cert = self.get(CERT, cert_id)
+        if cert["type"] not in types:
+            wanted = " or ".join(sorted(types))
+            raise InvalidParameter(
+                f"Invalid parameter: '{field}' must reference a certificate of type {wanted}, "
+                f"{cert_id} is {cert['type']}"
+            )
+
+    def _check_listener_tls(self, record: Record) -> None:
+        protocol = record["protocol"]
+        server_ref = record.get("default_tls_container_ref")
+        ca_ref = record.get("client_ca_tls_container_ref")
+        if protocol in TLS_PROTOCOLS:
+            if not server_ref:
+                raise InvalidParameter(
+                    f"Invalid parameter: 'default_tls_container_ref' is required for {protocol}"
+                )
+            self._cert_of_type(server_ref, SERVER_CERT_TYPES, "default_tls_container_ref")
+        elif server_ref:
+            raise InvalidParameter(
+                f"Invalid parameter: 'default_tls_container_ref' is not allowed for {protocol}"
+            )
+        if ca_ref:
+            if protocol not in HTTPS_PROTOCOLS | {"TLS"}:
+                raise InvalidParameter(
+                    "Invalid parameter: mutual authentication ('client_ca_tls_container_ref') "
+                    f"requires an HTTPS or TLS listener, not {protocol}"
+                )
+            self._cert_of_type(ca_ref, frozenset({"client"}), "client_ca_tls_container_ref")
+        for sni in record.get("sni_container_refs") or []:
+            self._cert_of_type(sni, SERVER_CERT_TYPES, "sni_container_refs")
+
+    def _check_default_pool(self, listener: Record, pool_id: str) -> None:
+        pool = self.get(POOL, pool_id)
+        if pool.get("loadbalancer_id") not in (None, listener["loadbalancer_id"]):
+            raise InvalidParameter(
+                f"Invalid parameter: pool {pool_id} belongs to another load balancer"
+            )
+        self._check_pool_protocol(listener, pool["protocol"])
+
+    @staticmethod
+    def _check_pool_protocol(listener: Record, pool_protocol: str) -> None:
+        allowed = POOLS_FOR_LISTENER.get(listener["protocol"], frozenset())
+        if pool_protocol not in allowed:
+            raise InvalidParameter(
+                f"Invalid parameter: a {listener['protocol']} listener cannot use a "
+                f"{pool_protocol} pool (allowed: {', '.join(sorted(allowed))})"
+            )
+
+    def create_listener(self, fields: dict[str, Any], version: str) -> Record:
+        _require(fields, "loadbalancer_id", "protocol")
+        if fields.get("protocol_port") is None:
+            raise InvalidParameter("Invalid parameter: 'protocol_port' is required")
+        _one_of(fields, "protocol", LISTENER_PROTOCOLS[version])
+        _int_in(fields, "protocol_port", 0 if version == "v3" else 1, 65535)
+        lb = self.get(LB, fields["loadbalancer_id"])
+        protocol = str(fields["protocol"])
+        # The v3 API converts the HTTPS name to the LB type's spelling (reference §2.4).
+        if protocol in HTTPS_PROTOCOLS:
+            protocol = "HTTPS" if lb["guaranteed"] else "TERMINATED_HTTPS"
+        web = protocol in {"HTTP", "HTTPS", "TERMINATED_HTTPS"}
+        defaults = {
+            "name": "",
+            "description": "",
+            "admin_state_up": True,
+            "default_pool_id": None,
+            "default_tls_container_ref": None,
+            "client_ca_tls_container_ref": None,
+            "sni_container_refs": [],
+            "sni_match_algo": "wildcard",
+            "tls_ciphers_policy": ("tls-1-2" if version == "v3" else "tls-1-0")
+            if protocol in TLS_PROTOCOLS
+            else None,
+            "security_policy_id": None,
+            "http2_enable": False,
+            "insert_headers": {},
+            "connection_limit": -1,
+            "keepalive_timeout": 60 if web else 300,
+            "client_timeout": 60 if web else None,
+            "member_timeout": 60 if web else None,
+            "enable_member_retry": True,
+            "tags": [],
+            "enterprise_project_id": "0",
+            "ipgroup": None,
+            "transparent_client_ip_enable": not web,
+            "proxy_protocol_enable": False,
+            "enhance_l7policy_enable": False,
+            "quic_config": None,
+            "protection_status": "nonProtection",
+            "protection_reason": "",
+            "gzip_enable": False,
+            "port_ranges": [],
+            "ssl_early_data_enable": False,
+            "cps": 0,
+            "connection": 0,
+            "nat64_enable": False,
+        }
+        record = self._new(LISTENER, defaults, fields)
+        record["protocol"] = protocol
+        self._check_port_free(record)
+        self._check_listener_tls(record)
+        if record.get("default_pool_id"):
+            self._check_default_pool(record, record["default_pool_id"])
+        self.tx.insert(LISTENER, record)
+        return record
+
+    def _check_port_free(self, record: Record) -> None:
+        port, space = record["protocol_port"], _PORT_SPACE.get(record["protocol"])
+        if port == 0:
+            return  # port-range mode (reference §2.4)
+        for other in self.all(LISTENER):
+            if (
+                other["loadbalancer_id"] == record["loadbalancer_id"]
+                and other["protocol_port"] == port
+                and _PORT_SPACE.get(other["protocol"]) == space
+            ):
+                raise Conflict(
+                    f"Protocol port {port} is already used by listener {other['id']} "
+                    f"on load balancer {record['loadbalancer_id']}."
+                )
+
+    def update_listener(self, listener_id: str, changes: dict[str, Any]) -> Record:
+        record = self.get(LISTENER, listener_id)
+        _reject_immutable(LISTENER, changes)
+        for name, value in changes.items():
+            # "" or null unbinds the CA (mutual auth off) or the default pool (reference §2.4).
+            if name in ("client_ca_tls_container_ref", "default_pool_id") and value in ("", None):
+                record[name] = None
+            elif value is not None:
+                record[name] = value
+            elif name in ("security_policy_id",):
+                record[name] = None
+        self._check_listener_tls(record)
+        if changes.get("default_pool_id"):
+            self._check_default_pool(record, changes["default_pool_id"])
+        return self._save(LISTENER, record)
+
+    def delete_listener(self, listener_id: str) -> None:
+        record = self.get(LISTENER, listener_id)
+        # Guess (documented): like Octavia, a listener with a pool bound cannot be deleted;
+        # the separate delete_listener_force API exists for the cascade (reference §2.2).
+        bound = [p["id"] for p in self.all(POOL) if p.get("listener_id") == listener_id]
+        if record.get("default_pool_id") or bound:
+            pool_id = record.get("default_pool_id") or bound[0]
+            raise InUse(f"Listener {listener_id} still has pool {pool_id} bound.")
+        self.tx.delete(LISTENER, listener_id)
+
+    # ----------------------------------------------------------------- pools
+
+    def create_pool(self, fields: dict[str, Any], version: str) -> Record:
+        _require(fields, "lb_algorithm", "protocol")
+        _one_of(fields, "lb_algorithm", LB_ALGORITHMS)
+        _one_of(fields, "protocol", POOL_PROTOCOLS)
+        listener_id, lb_id = fields.get("listener_id"), fields.get("loadbalancer_id")
+        if not (listener_id or lb_id or (version == "v3" and fields.get("type"))):
+            raise InvalidParameter(
+                "Invalid parameter: one of 'listener_id', 'loadbalancer_id' or 'type' is required"
+            )
+        listener = self.get(LISTENER, listener_id) if listener_id else None
+        if lb_id:
+            self.get(LB, lb_id)
+        if listener is not None:
+            if lb_id and lb_id != listener["loadbalancer_id"]:
+                raise InvalidParameter(
+                    "Invalid parameter: 'loadbalancer_id' differs from the listener's"
+                )
+            lb_id = listener["loadbalancer_id"]
+            self._check_pool_protocol(listener, fields["protocol"])
+            if listener.get("default_pool_id"):
+                raise Conflict(
+                    f"Listener {listener['id']} already has default pool "
+                    f"{listener['default_pool_id']}."
+                )
+        defaults = {
+            "name": "",
+            "description": "",
+            "admin_state_up": True,
+            "listener_id": None,
+            "session_persistence": None,
+            "slow_start": {"enable": False, "duration": 30},
+            "member_deletion_protection_enable": False,
+            "vpc_id": "",
+            "type": "",
+            "ip_version": "v4",
+            "any_port_enable": False,
+            "connection_drain": {"enable": False, "timeout": 300},
+            "pool_health": {"minimum_healthy_member_count": 0},
+            "az_affinity": None,
+            "quic_cid_hash_strategy": None,
+            "public_border_group": "center",
+            "enterprise_project_id": "0",
+            "protection_status": "nonProtection",
+            "protection_reason": "",
+        }
+        record = self._new(POOL, defaults, fields)
+        record["loadbalancer_id"] = lb_id
+        self.tx.insert(POOL, record)
+        if listener is not None:
+            # Creating a pool with listener_id makes it the listener's default pool (Octavia
+            # behaviour; reference §9 marks it unverified for Huawei).
+            listener["default_pool_id"] = record["id"]
+            self._save(LISTENER, listener)
+        return record
+
+    def update_pool(self, pool_id: str, changes: dict[str, Any]) -> Record:
+        record = self.get(POOL, pool_id)
+        _reject_immutable(POOL, changes)
+        _one_of(changes, "lb_algorithm", LB_ALGORITHMS)
+        for name, value in changes.items():
+            if value is not None or name == "session_persistence":
+                record[name] = value
+        return self._save(POOL, record)
+
+    def delete_pool(self, pool_id: str) -> None:
+        self.get(POOL, pool_id)
+        # The real API keeps delete_pool_cascade for the non-empty case (reference §2.2).
+        if any(m["pool_id"] == pool_id for m in self.all(MEMBER)):
+            raise InUse(f"Pool {pool_id} still has members.")
+        if any(h["pool_id"] == pool_id for h in self.all(MONITOR)):
+            raise InUse(f"Pool {pool_id} still has a health monitor.")
+        for listener in self.all(LISTENER):
+            if listener.get("default_pool_id") == pool_id:
+                listener["default_pool_id"] = None
+                self._save(LISTENER, listener)
+        self.tx.delete(POOL, pool_id)
+
+    # ----------------------------------------------------------------- members
+
+    def _check_member_fields(self, fields: dict[str, Any]) -> None:
+        _int_in(fields, "protocol_port", 0, 65535)
+        _int_in(fields, "weight", 0, 100)
+
+    def _find_member(self, pool_id: str, address: str, port: int) -> Record | None:
+        for member in self.all(MEMBER):
+            if (member["pool_id"], member["address"], member["protocol_port"]) == (
+                pool_id,
+                address,
+                port,
+            ):
+                return member
+        return None
+
+    def create_member(self, pool_id: str, fields: dict[str, Any]) -> Record:
+        self.get(POOL, pool_id)
+        _require(fields, "address")
+        if fields.get("protocol_port") is None:
+            raise InvalidParameter("Invalid parameter: 'protocol_port' is required")
+        self._check_member_fields(fields)
+        try:
+            address = ipaddress.ip_address(str(fields["address"]))
+        except ValueError:
+            raise InvalidParameter(
+                f"Invalid parameter: 'address' {fields['address']!r} is not an IP address"
+            ) from None
+        if self._find_member(pool_id, str(fields["address"]), fields["protocol_port"]):
+            raise Conflict(
+                f"Member {fields['address']}:{fields['protocol_port']} already exists "
+                f"in pool {pool_id}."
+            )
+        defaults = {
+            "name": "",
+            "weight": 1,
+            "admin_state_up": True,
+            "subnet_cidr_id": None,
+            "availability_zone": "",
+            "instance_id": "",
+        }
+        record = self._new(MEMBER, defaults, fields)
+        record.update(
+            pool_id=pool_id,
+            ip_version=f"v{address.version}",
+            member_type="instance" if record.get("subnet_cidr_id") else "ip",
+        )
+        self.tx.insert(MEMBER, record)
+        return record
+
+    def get_member(self, pool_id: str, member_id: str) -> Record:
+        self.get(POOL, pool_id)
+        member = self.get(MEMBER, member_id)
+        if member["pool_id"] != pool_id:
+            raise NotFound(f"Member {member_id} could not be found in pool {pool_id}.")
+        return member
+
+    def update_member(self, pool_id: str, member_id: str, changes: dict[str, Any]) -> Record:
+        record = self.get_member(pool_id, member_id)
+        _reject_immutable(MEMBER, changes)
+        self._check_member_fields(changes)
+        port = changes.get("protocol_port")
+        if (
+            port is not None
+            and port != record["protocol_port"]
+            and self._find_member(pool_id, record["address"], port)
+        ):
+            raise Conflict(f"Member {record['address']}:{port} already exists.")
+        record.update({k: v for k, v in changes.items() if v is not None})
+        return self._save(MEMBER, record)
+
+    def delete_member(self, pool_id: str, member_id: str) -> None:
+        self.get_member(pool_id, member_id)
+        self.tx.delete(MEMBER, member_id)
+
+    def batch_add_members(
+        self, pool_id: str, items: list[dict[str, Any]]
+    ) -> list[tuple[Record, str]]:
+        """Create each item; an address+port already present reports ``existed`` (§2.6)."""
+        self.get(POOL, pool_id)
+        results: list[tuple[Record, str]] = []
+        for item in items:
+            existing = self._find_member(
+                pool_id, str(item.get("address")), item.get("protocol_port", -1)
+            )
+            if existing is not None:
+                results.append((existing, "existed"))
+            else:
+                results.append((self.create_member(pool_id, item), "successful"))
+        return results
+
+    def batch_delete_members(
+        self, pool_id: str, items: list[dict[str, Any]]
+    ) -> list[tuple[str | None, str]]:
+        self.get(POOL, pool_id)
+        results: list[tuple[str | None, str]] = []
+        for item in items:
+            if item.get("id") and ("address" in item or "protocol_port" in item):
+                raise InvalidParameter("Invalid parameter: give either 'id' or address+port")
+            if item.get("id"):
+                found = self.tx.get(MEMBER, item["id"], self.project_id)
+                member = found if found and found["pool_id"] == pool_id else None
+            else:
+                _require(item, "address")
+                member = self._find_member(pool_id, item["address"], item.get("protocol_port", -1))
+            if member is None:
+                results.append((item.get("id"), "not found"))
+            else:
+                self.tx.delete(MEMBER, member["id"])
+                results.append((member["id"], "successful"))
+        return results
+
+    # ----------------------------------------------------------------- health monitors
+
+    def create_healthmonitor(self, fields: dict[str, Any]) -> Record:
+        _require(fields, "pool_id", "type")
+        for name in ("delay", "timeout", "max_retries"):
+            if fields.get(name) is None:
+                raise InvalidParameter(f"Invalid parameter: '{name}' is required")
+        self._check_monitor_fields(fields)
+        pool = self.get(POOL, fields["pool_id"])
+        for monitor in self.all(MONITOR):
+            if monitor["pool_id"] == pool["id"]:
+                raise Conflict(f"Pool {pool['id']} already has health monitor {monitor['id']}.")
+        web = fields["type"] in {"HTTP", "HTTPS", "GRPC"}
+        defaults = {
+            "name": "",
+            "admin_state_up": True,
+            "max_retries_down": 3,
+            "monitor_port": None,
+            "url_path": "/" if web else None,
+            "domain_name": None,
+            "expected_codes": ("0" if fields["type"] == "GRPC" else "200") if web else None,
+            "http_method": "GET" if web else None,
+        }
+        record = self._new(MONITOR, defaults, fields)
+        self.tx.insert(MONITOR, record)
+        return record
+
+    @staticmethod
+    def _check_monitor_fields(fields: dict[str, Any]) -> None:
+        _one_of(fields, "type", MONITOR_TYPES)
+        _int_in(fields, "delay", 1, 50)
+        _int_in(fields, "timeout", 1, 300)
+        _int_in(fields, "max_retries", 1, 10)
+        _int_in(fields, "max_retries_down", 1, 10)
+        _int_in(fields, "monitor_port", 1, 65535)
+        _one_of(fields, "http_method", ("GET", "HEAD", "POST"))
+
+    def update_healthmonitor(self, monitor_id: str, changes: dict[str, Any]) -> Record:
+        record = self.get(MONITOR, monitor_id)
+        _reject_immutable(MONITOR, changes)
+        self._check_monitor_fields(changes)
+        for name, value in changes.items():
+            if value is not None or name == "monitor_port":
+                record[name] = value
+        return self._save(MONITOR, record)
+
+    def delete_healthmonitor(self, monitor_id: str) -> None:
+        self.get(MONITOR, monitor_id)
+        self.tx.delete(MONITOR, monitor_id)
+
+    # ----------------------------------------------------------------- derived fields
+
+    def expand(self, kind: str, record: Record) -> Record:
+        """Add the reference lists and statuses the API computes (reference §2.1)."""
+        out = dict(record)
+        if kind == LISTENER:
+            out["loadbalancers"] = ref_list([record["loadbalancer_id"]])
+        elif kind == POOL:
+            listeners = [
+                listener["id"]
+                for listener in self.all(LISTENER)
+                if listener.get("default_pool_id") == record["id"]
+                or record.get("listener_id") == listener["id"]
+            ]
+            out["listeners"] = ref_list(listeners)
+            out["loadbalancers"] = ref_list(
+                [record["loadbalancer_id"]] if record.get("loadbalancer_id") else []
+            )
+            out["members"] = ref_list(
+                m["id"] for m in self.all(MEMBER) if m["pool_id"] == record["id"]
+            )
+            monitors = [h["id"] for h in self.all(MONITOR) if h["pool_id"] == record["id"]]
+            out["healthmonitor_id"] = monitors[0] if monitors else None
+        elif kind == MEMBER:
+            has_monitor = any(h["pool_id"] == record["pool_id"] for h in self.all(MONITOR))
+            # The emulator probes nothing: monitored members are reported healthy.
+            out["operating_status"] = "ONLINE" if has_monitor else "NO_MONITOR"
+            pool = self.tx.get(POOL, record["pool_id"], self.project_id)
+            out["loadbalancer_id"] = pool.get("loadbalancer_id") if pool else None
+            out["status"] = []
+        elif kind == MONITOR:
+            out["pools"] = ref_list([record["pool_id"]])
+        elif kind == LB:
+            out["listeners"] = ref_list(
+                x["id"] for x in self.all(LISTENER) if x["loadbalancer_id"] == record["id"]
+            )
+            out["pools"] = ref_list(
+                p["id"] for p in self.all(POOL) if p.get("loadbalancer_id") == record["id"]
+            )
+        return out

@@ -1,0 +1,120 @@
+"""The bridge from control-plane state to the data plane (contract: ``served.py``).
+
+After startup and after every successful mutating request, every HTTPS/TERMINATED_HTTPS
+listener with a server certificate becomes a ``ServedListener`` (its pool's members, the CA
+PEM when mutual auth is on, the previously bound loopback port) and the data plane is told
+to converge; the ports it reports are stored so they survive restarts. The DataPlane class
+is imported lazily so unit tests (``dataplane=False``) never start it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from .db import Record, Store, Tx
+from .models import CERT, HTTPS_PROTOCOLS, LB, LISTENER, MEMBER, POOL
+from .served import ServedListener, ServedMember
+
+log = logging.getLogger(__name__)
+
+
+class DataPlaneLike(Protocol):
+    def sync(self, listeners: Sequence[ServedListener]) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+def _get(tx: Tx, kind: str, rid: str | None, project_id: str) -> Record | None:
+    return tx.get(kind, rid, project_id) if rid else None
+
+
+def _pool_for(listener: Record, pools: list[Record]) -> Record | None:
+    for pool in pools:
+        if pool["id"] == listener.get("default_pool_id"):
+            return pool
+    for pool in pools:
+        if pool.get("listener_id") == listener["id"]:
+            return pool
+    return None
+
+
+def served_listeners(tx: Tx) -> list[ServedListener]:
+    """Every listener the data plane must serve, across all projects, in creation order."""
+    ports = tx.bind_ports()
+    pools = tx.all(POOL)
+    members = tx.all(MEMBER)
+    served: list[ServedListener] = []
+    for listener in tx.all(LISTENER):
+        project = listener["project_id"]
+        cert = _get(tx, CERT, listener.get("default_tls_container_ref"), project)
+        if listener["protocol"] not in HTTPS_PROTOCOLS or cert is None:
+            continue
+        ca = _get(tx, CERT, listener.get("client_ca_tls_container_ref"), project)
+        lb = _get(tx, LB, listener["loadbalancer_id"], project) or {}
+        pool = _pool_for(listener, pools)
+        backends = tuple(
+            ServedMember(address=m["address"], port=m["protocol_port"], weight=m["weight"])
+            for m in members
+            if pool is not None and m["pool_id"] == pool["id"] and m.get("admin_state_up", True)
+        )
+        served.append(
+            ServedListener(
+                listener_id=listener["id"],
+                name=listener.get("name") or "",
+                loadbalancer_id=listener["loadbalancer_id"],
+                protocol=listener["protocol"],
+                protocol_port=listener["protocol_port"],
+                bind_port=ports.get(listener["id"], 0),
+                server_cert_pem=cert["certificate"],
+                server_key_pem=cert.get("private_key") or "",
+                client_ca_pem=ca["certificate"] if ca else None,
+                certificate_id=cert["id"],
+                tls_ciphers_policy=listener.get("tls_ciphers_policy") or "tls-1-2",
+                http2_enable=bool(listener.get("http2_enable")),
+                vip_address=lb.get("vip_address") or "127.0.0.1",
+                insert_headers=dict(listener.get("insert_headers") or {}),
+                members=backends,
+            )
+        )
+    return served
+
+
+class PlaneSync:
+    """Owns the DataPlane instance (if enabled) and serialises sync calls."""
+
+    def __init__(self, store: Store, enabled: bool, demo_backends: bool) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._plane: DataPlaneLike | None = None
+        if enabled:
+            module: Any = importlib.import_module(f"{__package__}.dataplane")
+            self._plane = module.DataPlane(host="127.0.0.1", demo_backends=demo_backends)
+
+    @property
+    def enabled(self) -> bool:
+        return self._plane is not None
+
+    def sync(self) -> None:
+        if self._plane is None:
+            return
+        with self._lock:
+            with self._store.transaction(write=False) as tx:
+                listeners = served_listeners(tx)
+            try:
+                ports = self._plane.sync(listeners)
+            except Exception:
+                # The API change is already committed; a serving failure must not undo it.
+                log.exception("data plane sync failed")
+                return
+            with self._store.transaction(write=True) as tx:
+                tx.set_bind_ports(ports)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._plane is not None:
+                self._plane.close()
+                self._plane = None
