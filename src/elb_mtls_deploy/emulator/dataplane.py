@@ -1,0 +1,276 @@
+"""The emulator's data plane: every HTTPS listener served for real on a loopback port.
+
+Owns the listening sockets, their accept threads, the per-listener TLS configuration swap
+and the demo backends. `DataPlane.sync` is the only entry point the control plane uses; it
+receives plain `ServedListener` values and never sees the control plane's storage.
+
+Reconfiguring a listener never closes its listening socket: each accepted connection is
+wrapped with the `ssl.SSLContext` current at accept time, so a certificate or CA change
+applies to new connections while open ones finish on the old one (zero-downtime rotation).
+This module must not import anything outside `elb_mtls_deploy.emulator`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import ipaddress
+import logging
+import selectors
+import socket
+import ssl
+import threading
+from collections.abc import Iterable, Sequence
+
+from .demo_backend import DemoBackend
+from .dp_proxy import Route, Session, serve_connection
+from .dp_tls import TlsMaterialError, build_context
+from .served import ServedListener
+
+log = logging.getLogger(__name__)
+
+SERVED_PROTOCOLS = frozenset({"HTTPS", "TERMINATED_HTTPS"})
+MEMBER_TIMEOUT_SECONDS = 5.0
+_JOIN_SECONDS = 5.0
+
+
+class _Frontend:
+    """One served listener: a listening socket, its accept thread and current config."""
+
+    def __init__(self, sock: socket.socket, member_timeout: float) -> None:
+        self._sock = sock
+        self.port: int = sock.getsockname()[1]
+        self._member_timeout = member_timeout
+        self._lock = threading.Lock()
+        self._listener: ServedListener | None = None
+        self._context: ssl.SSLContext | None = None
+        self._route: Route | None = None
+        self._open: dict[threading.Thread, socket.socket] = {}
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._thread = threading.Thread(
+            target=self._accept_loop, name=f"dp-accept-{self.port}", daemon=True
+        )
+
+    @property
+    def listener(self) -> ServedListener | None:
+        return self._listener
+
+    def configure(self, listener: ServedListener, context: ssl.SSLContext) -> None:
+        """Swap in a new configuration; only connections accepted from now on see it."""
+        with self._lock:
+            self._listener, self._context = listener, context
+            self._route = Route.of(listener)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._wake_w.send(b"x")
+        self._thread.join(_JOIN_SECONDS)
+        with self._lock:
+            open_now = list(self._open.items())
+        for _, conn in open_now:
+            _shutdown_quietly(conn)
+        for thread, _ in open_now:
+            thread.join(_JOIN_SECONDS)
+        for sock in (self._wake_r, self._wake_w):
+            sock.close()
+
+    def _current_route(self) -> Route:
+        with self._lock:
+            assert self._route is not None  # configure() runs before start()
+            return self._route
+
+    def _accept_loop(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._sock, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while all(key.fileobj is self._sock for key, _ in selector.select()):
+                self._accept_one()
+        self._sock.close()
+
+    def _accept_one(self) -> None:
+        try:
+            raw, address = self._sock.accept()
+        except OSError as exc:  # e.g. the client reset before we accepted
+            log.debug("accept on port %s failed: %s", self.port, exc)
+            return
+        with self._lock:
+            assert self._context is not None and self._listener is not None
+            context = self._context
+            session = Session(
+                self._current_route, self._listener.certificate_id, self._member_timeout
+            )
+            thread = threading.Thread(
+                target=self._serve, args=(raw, address, context, session), daemon=True
+            )
+            self._open[thread] = raw
+        thread.start()
+
+    def _serve(
+        self,
+        raw: socket.socket,
+        address: tuple[str, int],
+        context: ssl.SSLContext,
+        session: Session,
+    ) -> None:
+        me = threading.current_thread()
+        try:
+            serve_connection(raw, address, context, session, track=self._track)
+        finally:
+            with self._lock:
+                self._open.pop(me, None)
+
+    def _track(self, tls: socket.socket) -> None:
+        with self._lock:
+            self._open[threading.current_thread()] = tls
+
+
+class DataPlane:
+    """Serves HTTPS listeners on ``host`` and, optionally, demo backends for their members."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        demo_backends: bool = True,
+        *,
+        member_timeout: float = MEMBER_TIMEOUT_SECONDS,
+    ) -> None:
+        self.host = host
+        self.demo_backends = demo_backends
+        self.member_timeout = member_timeout
+        self._lock = threading.RLock()
+        self._frontends: dict[str, _Frontend] = {}
+        self._demos: dict[tuple[str, int], DemoBackend] = {}
+        self._errors: dict[str, str] = {}
+        self._closed = False
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """listener_id -> why the last sync could not (re)configure it (never key material)."""
+        with self._lock:
+            return dict(self._errors)
+
+    def ports(self) -> dict[str, int]:
+        with self._lock:
+            return {lid: frontend.port for lid, frontend in self._frontends.items()}
+
+    def sync(self, listeners: Sequence[ServedListener]) -> dict[str, int]:
+        """Serve exactly the HTTPS listeners given; returns listener_id -> bound port.
+
+        A listener whose TLS material cannot be loaded keeps its previous configuration
+        (or is not served if new) and is reported in `errors`.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the data plane is closed")
+            wanted = {s.listener_id: s for s in listeners if s.protocol.upper() in SERVED_PROTOCOLS}
+            for gone in set(self._frontends) - set(wanted):
+                self._frontends.pop(gone).close()
+            self._errors = {}
+            for listener in wanted.values():
+                self._apply(listener)
+            self._sync_demo_backends()
+            return self.ports()
+
+    def close(self) -> None:
+        """Stop every listener and demo backend and join their threads. Idempotent."""
+        with self._lock:
+            self._closed = True
+            for frontend in self._frontends.values():
+                frontend.close()
+            self._frontends.clear()
+            for demo in self._demos.values():
+                demo.close()
+            self._demos.clear()
+
+    def __enter__(self) -> DataPlane:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _apply(self, listener: ServedListener) -> None:
+        frontend = self._frontends.get(listener.listener_id)
+        if frontend is not None and _same_config(frontend.listener, listener):
+            return
+        try:
+            context = build_context(listener)
+        except TlsMaterialError as exc:
+            log.error("listener %s not (re)configured: %s", listener.listener_id, exc)
+            self._errors[listener.listener_id] = str(exc)
+            return
+        if frontend is None:
+            frontend = _Frontend(_bind(self.host, listener.bind_port), self.member_timeout)
+            frontend.configure(listener, context)
+            frontend.start()
+            self._frontends[listener.listener_id] = frontend
+        else:
+            frontend.configure(listener, context)
+
+    def _sync_demo_backends(self) -> None:
+        needed = _loopback_members(f.listener for f in self._frontends.values())
+        if not self.demo_backends:
+            needed = set()
+        for key in set(self._demos) - needed:
+            self._demos.pop(key).close()
+        for address, port in needed - set(self._demos):
+            try:
+                self._demos[(address, port)] = DemoBackend(address, port)
+            except OSError:  # something already listens there: that is the real backend
+                log.debug("member %s:%s already served; no demo backend", address, port)
+
+
+def _same_config(current: ServedListener | None, new: ServedListener) -> bool:
+    # bind_port only matters when binding; a served listener keeps its socket.
+    return current is not None and dataclasses.replace(current, bind_port=0) == (
+        dataclasses.replace(new, bind_port=0)
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``port``, or on a free one if that is taken (or 0)."""
+    try:
+        return _listen(host, port)
+    except OSError as exc:
+        if port == 0 or exc.errno != errno.EADDRINUSE:
+            raise
+        log.info("port %s on %s is taken; picking a free one", port, host)
+        return _listen(host, 0)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # Lets a restarted emulator rebind while old connections sit in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _loopback_members(listeners: Iterable[ServedListener | None]) -> set[tuple[str, int]]:
+    found: set[tuple[str, int]] = set()
+    for listener in listeners:
+        for member in listener.members if listener else ():
+            if member.port > 0 and _is_loopback(member.address):
+                found.add((member.address, member.port))
+    return found
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network("127.0.0.0/8")
+    except ValueError:
+        return False
+
+
+def _shutdown_quietly(sock: socket.socket) -> None:
+    # The base method: SSLSocket.shutdown would also drop the TLS state under the
+    # feet of the thread still reading from it.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
