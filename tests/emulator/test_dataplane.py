@@ -12,6 +12,7 @@ import json
 import socket
 import ssl
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -550,3 +551,51 @@ def test_demo_backends_off_starts_none(pki: Pki) -> None:
     with DataPlane(demo_backends=False) as plane:
         plane.sync([served(pki, (ServedMember("127.0.0.1", member_port),))])
         _assert_port_free(member_port)
+
+
+def test_tls10_policy_admits_a_tls10_client_where_local_openssl_allows(
+    pki: Pki, plane: DataPlane
+) -> None:
+    port = plane.sync([served(pki, tls_ciphers_policy="tls-1-0")])["lsn-1"]
+    context = client_context(pki)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            assert tls.version() == "TLSv1"
+    except ssl.SSLError as exc:  # some OpenSSL builds have TLS 1.0 compiled out
+        pytest.skip(f"local OpenSSL refuses TLS 1.0: {exc}")
+
+
+def test_chunked_request_body_is_forwarded_with_a_length(
+    pki: Pki, plane: DataPlane, backend: DemoBackend
+) -> None:
+    port = plane.sync([served(pki, member(backend))])["lsn-1"]
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=client_context(pki), timeout=10)
+    try:
+        conn.request("POST", "/upload", body=iter([b"abc", b"defg"]), encode_chunked=True)
+        response = conn.getresponse()
+        echoed = json.loads(response.read())
+    finally:
+        conn.close()
+
+    assert echoed["body_length"] == 7
+    assert "Transfer-Encoding" not in echoed["headers"]
+
+
+def test_head_is_answered_without_a_body(pki: Pki, plane: DataPlane, backend: DemoBackend) -> None:
+    port = plane.sync([served(pki, member(backend))])["lsn-1"]
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=client_context(pki), timeout=10)
+    try:
+        head = exchange(conn, "HEAD")
+        after = exchange(conn)  # the keep-alive stream is still in step
+    finally:
+        conn.close()
+
+    assert (head.status, head.body) == (200, b"")
+    assert after.json()["method"] == "GET"
