@@ -1,0 +1,101 @@
+"""Fixtures for the PKI tests: a spec builder, a fixed clock and an `openssl` runner.
+
+All key material is generated at run time in tmp dirs; nothing secret is committed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from elb_mtls_deploy.spec.model import Spec
+
+# Real time: openssl verify and Python's ssl check validity against the system clock.
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+SpecFactory = Callable[..., Spec]
+
+
+def spec_dict(**certificates: Any) -> dict[str, Any]:
+    """A minimal valid spec around the given `certificates` section."""
+    certs = certificates or default_certificates()
+    server = certs["servers"][0]["name"]
+    ca = certs["cas"][0]["name"]
+    return {
+        "stack": "demo",
+        "target": {"kind": "embedded"},
+        "certificates": certs,
+        "listeners": [
+            {
+                "name": "web",
+                "loadbalancer": {"name": "lb"},
+                "server_certificate": server,
+                "client_ca": ca,
+                "pool": {},
+            }
+        ],
+    }
+
+
+def default_certificates() -> dict[str, Any]:
+    return {
+        "cas": [{"name": "ca", "subject": {"common_name": "Demo CA", "organization": "ELB"}}],
+        "servers": [
+            {
+                "name": "web",
+                "issuer": "ca",
+                "subject": {"common_name": "www.test.com", "organization": "ELB"},
+                "dns_names": ["www.test.com", "localhost"],
+                "ip_addresses": ["127.0.0.1"],
+            }
+        ],
+        "clients": [
+            {"name": "alice", "issuer": "ca", "subject": {"common_name": "alice"}, "p12": {}}
+        ],
+    }
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def make_spec() -> SpecFactory:
+    def build(**certificates: Any) -> Spec:
+        return Spec.model_validate(spec_dict(**certificates))
+
+    return build
+
+
+@pytest.fixture
+def spec(make_spec: SpecFactory) -> Spec:
+    return make_spec()
+
+
+OpenSSL = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def openssl() -> OpenSSL:
+    """Run openssl as an independent checker. Passwords go via `-passin env:VAR`, never argv.
+    `check=True` (the default) fails the test with openssl's stderr."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+
+    def run(
+        *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            ["openssl", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+        )
+        if check:
+            assert done.returncode == 0, f"openssl {args[0]} failed:\n{done.stderr}"
+        return done
+
+    return run
