@@ -1,0 +1,68 @@
+"""Where the AK/SK, project and region come from, and which endpoint a region has.
+
+Owns the environment-variable contract only; imports no SDK (cheap at start-up) and never
+lets the secret key into a message. Names: the SDK's own ``HUAWEICLOUD_SDK_*`` first, then
+the Terraform provider's ``HW_*`` (reference §5.4).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from elb_mtls_deploy.cloud.base import Credentials
+from elb_mtls_deploy.errors import DeployError
+
+_AK = ("HUAWEICLOUD_SDK_AK", "HW_ACCESS_KEY")
+_SK = ("HUAWEICLOUD_SDK_SK", "HW_SECRET_KEY")
+_PROJECT = ("HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID")
+_REGION = ("HW_REGION_NAME",)
+
+# Region ids look like cn-north-4, ap-southeast-1, my-kualalumpur-1 (reference §5.1).
+_REGION_ID = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
+
+
+def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def credentials_from_env(env: Mapping[str, str], project_id: str | None = None) -> Credentials:
+    """AK/SK from the environment; the spec's `project_id` wins over the environment's.
+
+    Missing values raise `DeployError` naming the variables. Without an AK/SK the SDK
+    would silently ask the ECS metadata service (reference §1 item 10), so this refuses.
+    """
+    ak, sk = _first(env, _AK), _first(env, _SK)
+    project = project_id or _first(env, _PROJECT)
+    missing = [names for names, value in ((_AK, ak), (_SK, sk), (_PROJECT, project)) if not value]
+    if missing or not (ak and sk and project):
+        raise DeployError(
+            "cloud credentials are incomplete: "
+            + "; ".join(f"{' or '.join(names)} is not set" for names in missing),
+            hint=f"export {', '.join(names[0] for names in missing)}"
+            + (" (or set project_id in the spec)" if _PROJECT in missing else ""),
+        )
+    return Credentials(access_key=ak, secret_key=sk, project_id=project)
+
+
+def region_from_env(env: Mapping[str, str]) -> str | None:
+    """The region named by `HW_REGION_NAME`, or None."""
+    return _first(env, _REGION)
+
+
+def endpoint_for_region(region: str) -> str:
+    """`https://elb.<region>.myhuaweicloud.com`, the same for v2 and v3 (reference §5.1).
+
+    Computed here instead of `with_region` so that the client never has a fallback
+    endpoint next to an explicit one (reference §1 item 8).
+    """
+    if not _REGION_ID.match(region):
+        raise DeployError(
+            f"not a Huawei Cloud region id: {region!r}",
+            hint="use an id such as cn-north-4 or ap-southeast-1",
+        )
+    return f"https://elb.{region}.myhuaweicloud.com"
