@@ -1,0 +1,176 @@
+"""Execute a plan against a `CloudApi`: wave by wave, bounded parallelism, members in batches.
+
+Owns the ordering guarantees at run time, retries of calls that are safe to repeat
+(throttling, busy load balancer, server errors — see `retry.py`), and the stop rule: on a
+permanent failure no new work starts, work in flight finishes, and the report says what
+was done, what failed and what was not started. Re-running continues from where the
+cloud is, because the next plan is computed from the cloud itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from elb_mtls_deploy.cloud.base import CloudApi
+from elb_mtls_deploy.errors import CloudError
+from elb_mtls_deploy.plan import Action, Plan
+from elb_mtls_deploy.retry import RetryPolicy, call_with_retry
+from elb_mtls_deploy.state import marker
+
+Status = Literal["done", "failed", "not started"]
+
+# Neutral record fields that are not API fields (identity used only for comparison).
+_NOT_API = {"fingerprint", "public_key_fingerprint", "chain"}
+_RENAME = {"pool": "pool_id", "listener": "listener_id"}
+
+
+@dataclass
+class Outcome:
+    action: Action
+    status: Status
+    seconds: float = 0.0
+    error: CloudError | None = None
+    id: str | None = None
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+
+Listener = Callable[[Outcome], None]
+
+
+@dataclass
+class Engine:
+    cloud: CloudApi
+    stack: str
+    ids: MutableMapping[str, str]  # record key -> cloud id, updated as creates land
+    workers: int = 8
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    on_outcome: Listener = lambda outcome: None
+    stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, plan: Plan) -> Report:
+        report = Report()
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for wave in plan.waves:
+                actions = [plan.actions[i] for i in wave]
+                if self.stop.is_set():
+                    report.outcomes += [Outcome(a, "not started") for a in actions]
+                    continue
+                futures = [pool.submit(self._unit, unit) for unit in _units(actions)]
+                for future in futures:
+                    report.outcomes += future.result()
+        return report
+
+    def _unit(self, unit: list[Action]) -> list[Outcome]:
+        if self.stop.is_set():
+            return [Outcome(a, "not started") for a in unit]
+        started = time.monotonic()
+        try:
+            new_ids = self._execute(unit)
+        except CloudError as exc:
+            self.stop.set()  # retries are spent: no new work starts, in-flight work finishes
+            outcomes = [Outcome(a, "failed", time.monotonic() - started, exc) for a in unit]
+        else:
+            elapsed = time.monotonic() - started
+            outcomes = [Outcome(a, "done", elapsed, None, i) for a, i in zip(unit, new_ids, strict=True)]
+        for outcome in outcomes:
+            self.on_outcome(outcome)
+        return outcomes
+
+    def _execute(self, unit: list[Action]) -> list[str | None]:
+        first = unit[0]
+        if first.kind == "member" and first.op != "update":
+            return self._members(unit)
+        return [self._single(first)]
+
+    def _single(self, action: Action) -> str | None:
+        cloud, kind = self.cloud, action.kind
+        if action.op == "delete":
+            self._call(lambda: cloud.delete(kind, _must(action.id), action.parent_id), action)
+            return action.id
+        fields = self._api_fields(action)
+        if action.op == "update":
+            parent = action.parent_id
+            self._call(
+                lambda: cloud.update(kind, _must(action.id), fields, action.payload, parent), action
+            )
+            return action.id
+        description = marker(self.stack) if kind in ("certificate", "listener", "pool") else None
+        new_id = self._call(
+            lambda: cloud.create(kind, action.name, description, fields, action.payload), action
+        )
+        self._remember(action.key, new_id)
+        return new_id
+
+    def _members(self, unit: list[Action]) -> list[str | None]:
+        first = unit[0]
+        if first.op == "delete":
+            pool_id = _must(first.parent_id)
+            ids = [_must(a.id) for a in unit]
+            self._call(lambda: self.cloud.delete_members(pool_id, ids), first)
+            return list(ids)
+        pool_id = self.ids[str(first.fields["pool"])]
+        items = [{**self._api_fields(a), "name": a.name} for a in unit]
+        for item in items:
+            item.pop("pool_id", None)
+        new_ids = self._call(lambda: self.cloud.create_members(pool_id, items), first)
+        for action, new_id in zip(unit, new_ids, strict=True):
+            self._remember(action.key, new_id)
+        return list(new_ids)
+
+    def _api_fields(self, action: Action) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for name, value in action.fields.items():
+            if name in _NOT_API:
+                continue
+            if isinstance(value, str) and value.split(":", 1)[0] in ("certificate", "listener", "pool"):
+                value = self.ids[value]
+            fields[_RENAME.get(name, name)] = value
+        return fields
+
+    def _call(self, fn: Callable[[], Any], action: Action) -> Any:
+        return call_with_retry(fn, self.retry, safe_to_repeat=action.op != "create", stop=self.stop)
+
+    def _remember(self, record_key: str, new_id: str) -> None:
+        with self._lock:
+            self.ids[record_key] = new_id
+
+
+def _units(actions: list[Action]) -> list[list[Action]]:
+    """Members of one pool and one op form one batch; everything else runs alone."""
+    batches: dict[tuple[str, str], list[Action]] = defaultdict(list)
+    units: list[list[Action]] = []
+    for action in actions:
+        if action.kind == "member" and action.op in ("create", "delete"):
+            pool = str(action.parent_id if action.op == "delete" else action.fields.get("pool"))
+            batches[(action.op, pool)].append(action)
+        else:
+            units.append([action])
+    return units + list(batches.values())
+
+
+def _must(value: str | None) -> str:
+    if value is None:
+        raise ValueError("action without an id")
+    return value
+
+
+def initial_ids(observed_records: Mapping[str, Any]) -> dict[str, str]:
+    return {k: r.id for k, r in observed_records.items() if r.id}

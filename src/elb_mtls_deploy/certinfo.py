@@ -1,0 +1,38 @@
+"""Fingerprints of PEM certificates, the identity the diff compares certificates by.
+
+Owns one pure computation shared by the desired side (our PKI bundles) and the observed
+side (PEM text the API returns), so both are measured with the same ruler.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+
+@dataclass(frozen=True)
+class PemIdentity:
+    fingerprint: str  # SHA-256 of the leaf's DER, lowercase hex
+    public_key_fingerprint: str  # SHA-256 of the leaf's SubjectPublicKeyInfo DER
+    chain: tuple[str, ...]  # SHA-256 of each certificate after the leaf
+
+
+def identify(pem: str) -> PemIdentity:
+    """Identity of a PEM blob (leaf first); ValueError if it holds no certificate."""
+    certs = x509.load_pem_x509_certificates(pem.encode())
+    leaf = certs[0]
+    spki = leaf.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return PemIdentity(
+        fingerprint=_sha256(leaf.public_bytes(serialization.Encoding.DER)),
+        public_key_fingerprint=hashlib.sha256(spki).hexdigest(),
+        chain=tuple(_sha256(c.public_bytes(serialization.Encoding.DER)) for c in certs[1:]),
+    )
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

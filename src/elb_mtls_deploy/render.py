@@ -1,0 +1,96 @@
+"""Render a plan as Terraform-style text or as JSON-ready data. Pure: returns strings.
+
+Symbols: `+` create, `~` update in place, `-` destroy, `-/+` replace. Certificates show
+fingerprints, never PEM or keys (payloads are not even visible to this module's inputs'
+renderings: `Action.payload` is excluded by construction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elb_mtls_deploy.plan import Action, Plan
+
+_SYMBOL = {"create": "+", "update": "~", "delete": "-"}
+_COLOUR = {"+": "32", "~": "33", "-": "31", "-/+": "35"}
+_HIDDEN = {"payload"}
+
+
+def render_text(plan: Plan, colour: bool = False) -> str:
+    lines: list[str] = []
+    if plan.conflicts:
+        lines.append("Conflicts (apply will refuse this plan):")
+        lines.extend(f"  ! {c}" for c in plan.conflicts)
+        lines.append("")
+    if not plan.actions:
+        lines.append(f"No changes. Stack {plan.stack!r} matches the spec.")
+    else:
+        lines.append(
+            f"Stack {plan.stack!r} (ELB {plan.flavour}) needs these changes, in this order:"
+        )
+        lines.append("")
+        for action in _merged(plan.actions):
+            lines.extend(_render_action(action, colour))
+        lines.append("")
+        lines.append(summary_line(plan))
+    lines.extend(f"note: {n}" for n in plan.notes)
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.counts()
+    return (
+        f"Plan: {counts['create']} to add, {counts['update']} to change, "
+        f"{counts['delete']} to destroy."
+    )
+
+
+def _merged(actions: tuple[Action, ...]) -> list[tuple[str, Action, Action | None]]:
+    """Pair each replacement's create and delete into one `-/+` entry, at the create's place."""
+    old_halves = {a.key: a for a in actions if a.replacement and a.op == "delete"}
+    merged: list[tuple[str, Action, Action | None]] = []
+    for action in actions:
+        if action.replacement and action.op == "delete":
+            continue
+        if action.replacement:
+            merged.append(("-/+", action, old_halves.get(action.key)))
+        else:
+            merged.append((_SYMBOL[action.op], action, None))
+    return merged
+
+
+def _render_action(entry: tuple[str, Action, Action | None], colour: bool) -> list[str]:
+    symbol, action, old = entry
+    head = f"{symbol:>3} {action.kind:<13} {action.key.split(':', 1)[1]}"
+    detail = f"  ({action.name}{', id ' + action.id if action.id else ''})"
+    if old is not None:
+        detail = f"  ({action.name}, replaces id {old.id})"
+    line = head + detail
+    if colour:
+        line = f"\x1b[{_COLOUR[symbol]}m{line}\x1b[0m"
+    out = [line]
+    if action.reason:
+        out.append(f"      # {action.reason}")
+    if action.op == "update":
+        out.extend(f"      ~ {c.field}: {_value(c.old)} -> {_value(c.new)}" for c in action.changes)
+    elif action.op == "create":
+        out.extend(
+            f"      {name}: {_value(value)}"
+            for name, value in sorted(action.fields.items())
+            if name not in _HIDDEN and value not in (None, {}, (), [])
+        )
+    return out
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, str):
+        if len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+            return f"sha256:{value[:16]}…"
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_value(v)}" for k, v in sorted(value.items())) + "}"
+    if value is None:
+        return "(none)"
+    return str(value).lower() if isinstance(value, bool) else str(value)

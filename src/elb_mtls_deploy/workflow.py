@@ -1,0 +1,213 @@
+"""The stages wired together: load -> certs -> connect -> observe -> diff -> apply.
+
+Owns the impure sequencing the CLI calls (it never prints: progress goes through
+callbacks) and the choice of where the cloud is: the real Huawei Cloud, a `deploy
+emulator serve` already running over the spec's state directory, or an emulator started
+in-process for the duration of the command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from elb_mtls_deploy.cloud.base import CloudApi, Credentials, LoadBalancerInfo
+from elb_mtls_deploy.desired import UploadCert, build_desired
+from elb_mtls_deploy.diff import diff
+from elb_mtls_deploy.errors import DeployError, SpecError
+from elb_mtls_deploy.observe import digest_source, observe, to_state
+from elb_mtls_deploy.plan import Plan, digest
+from elb_mtls_deploy.spec.load import load_spec
+from elb_mtls_deploy.spec.model import EmbeddedTarget, LoadBalancerRef, Spec
+from elb_mtls_deploy.state import Flavour, State
+
+
+@dataclass(frozen=True)
+class Loaded:
+    spec: Spec
+    path: Path
+    env: Mapping[str, str]
+    digest: str
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.resolve().parent
+
+
+def load(path: Path, env: Mapping[str, str]) -> Loaded:
+    spec = load_spec(path, env)
+    return Loaded(spec, path, env, hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def uploads(loaded: Loaded) -> dict[str, UploadCert]:
+    """What each referenced certificate uploads; bundles are read-only here (certs ran first)."""
+    from elb_mtls_deploy.pki import load_bundles
+
+    bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
+    result: dict[str, UploadCert] = {}
+    for name, bundle in bundles.items():
+        if bundle.role == "server":
+            result[name] = UploadCert("server", bundle.upload_pem, bundle.key_pem)
+        elif bundle.role == "ca":
+            # A CA bound for mutual TLS is the API's type "client" (reference §2.3).
+            result[name] = UploadCert("client", bundle.certificate_pem)
+    return result
+
+
+@dataclass
+class Connection:
+    cloud: CloudApi
+    flavour: Flavour
+    loadbalancers: dict[LoadBalancerRef, LoadBalancerInfo]
+    endpoint: str
+    embedded_state_dir: Path | None = None
+
+
+@contextmanager
+def connect(loaded: Loaded) -> Iterator[Connection]:
+    """Open the cloud the spec targets; an embedded emulator lives as long as the block."""
+    from elb_mtls_deploy.cloud import sdk
+
+    target = loaded.spec.target
+    with _endpoint(loaded) as (endpoint, credentials):
+        probe = sdk.connect("v2" if target.api == "v2" else "v3", credentials, endpoint)
+        try:
+            lbs = _resolve_loadbalancers(loaded.spec, probe)
+            flavour = _flavour(target.api, lbs)
+        finally:
+            probe.close()
+        cloud = sdk.connect(flavour, credentials, endpoint)
+        state_dir = target.state_dir if isinstance(target, EmbeddedTarget) else None
+        try:
+            yield Connection(cloud, flavour, lbs, endpoint, state_dir)
+        finally:
+            cloud.close()
+
+
+@contextmanager
+def _endpoint(loaded: Loaded) -> Iterator[tuple[str, Credentials]]:
+    from elb_mtls_deploy.cloud import sdk
+
+    target = loaded.spec.target
+    if not isinstance(target, EmbeddedTarget):
+        credentials = sdk.credentials_from_env(loaded.env, target.project_id)
+        yield (target.endpoint or sdk.endpoint_for_region(target.region)), credentials
+        return
+    from elb_mtls_deploy import emulator
+
+    credentials = Credentials(emulator.DEMO_AK, emulator.DEMO_SK, emulator.DEMO_PROJECT_ID)
+    running = emulator.discover_server(target.state_dir)
+    if running is not None:
+        yield running, credentials
+        return
+    target.state_dir.mkdir(parents=True, exist_ok=True)
+    with emulator.start_server(target.state_dir) as server:
+        yield server.endpoint, credentials
+
+
+def _resolve_loadbalancers(spec: Spec, cloud: CloudApi) -> dict[LoadBalancerRef, LoadBalancerInfo]:
+    refs = {listener.loadbalancer for listener in spec.listeners}
+    found = cloud.find_loadbalancers(
+        sorted(r.id for r in refs if r.id), sorted(r.name for r in refs if r.name)
+    )
+    result: dict[LoadBalancerRef, LoadBalancerInfo] = {}
+    for ref in refs:
+        matches = [lb for lb in found if lb.id == ref.id or (ref.name and lb.name == ref.name)]
+        if not matches:
+            raise SpecError(
+                f"load balancer with {ref.label} was not found in the target",
+                hint="check the id or name in the console (or `deploy emulator state`)",
+            )
+        if len(matches) > 1:
+            raise SpecError(
+                f"{len(matches)} load balancers are named {ref.name!r}",
+                hint="refer to it by 'id' instead of 'name'",
+            )
+        result[ref] = matches[0]
+    return result
+
+
+def _flavour(api: str, lbs: Mapping[LoadBalancerRef, LoadBalancerInfo]) -> Flavour:
+    if api in ("v3", "v2"):
+        return api  # type: ignore[return-value]
+    kinds = {lb.guaranteed for lb in lbs.values()}
+    if len(kinds) > 1:
+        raise SpecError(
+            "the spec mixes dedicated and shared load balancers under 'api: auto'",
+            hint="split the stack, or set target.api explicitly",
+        )
+    return "v3" if kinds.pop() else "v2"
+
+
+@dataclass(frozen=True)
+class Planned:
+    plan: Plan
+    desired: State
+    observed: State
+
+
+def make_plan(loaded: Loaded, conn: Connection, *, destroy: bool = False) -> Planned:
+    spec = loaded.spec
+    lb_ids = {ref: lb.id for ref, lb in conn.loadbalancers.items()}
+    desired = State() if destroy else build_desired(spec, uploads(loaded), conn.flavour, lb_ids)
+    observed = observe_state(loaded, conn)
+    plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
+    return Planned(plan, desired, observed)
+
+
+def observe_state(loaded: Loaded, conn: Connection) -> State:
+    lb_ids = sorted({lb.id for lb in conn.loadbalancers.values()})
+    return to_state(observe(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack)
+
+
+def ensure_certs(loaded: Loaded) -> Any:
+    from elb_mtls_deploy.pki import ensure_certificates
+
+    report = ensure_certificates(loaded.spec, loaded.base_dir, loaded.env, now())
+    errors = [f for f in report.findings if f.severity == "error"]
+    if errors:
+        raise DeployError(
+            "the certificates have errors:\n" + "\n".join(f"  {f}" for f in errors),
+            hint="fix the findings above; nothing was sent to the cloud",
+        )
+    return report
+
+
+def lint_existing(loaded: Loaded) -> tuple[list[Any], list[str]]:
+    """Lint what exists without writing: (findings, names of certificates not issued yet).
+
+    When everything is issued the full linter runs over all bundles; before the first
+    `deploy certs`, imported material is still read and linted so `validate` catches a
+    bad PEM or key early.
+    """
+    from elb_mtls_deploy.pki import lint, load_bundles
+    from elb_mtls_deploy.pki.importing import import_bundle
+    from elb_mtls_deploy.spec.model import ImportedCA, ImportedServer
+
+    spec = loaded.spec
+    pki = loaded.base_dir / spec.pki_dir
+    missing = [
+        cert.name
+        for _, cert in spec.all_certificates()
+        if not isinstance(cert, ImportedCA | ImportedServer) and not (pki / f"{cert.name}.crt").exists()
+    ]
+    if not missing:
+        bundles = load_bundles(spec, loaded.base_dir, loaded.env)
+    else:
+        bundles = {
+            cert.name: import_bundle(
+                cert.name, "ca" if role == "ca" else "server", cert.import_, loaded.base_dir, loaded.env
+            )
+            for role, cert in spec.all_certificates()
+            if isinstance(cert, ImportedCA | ImportedServer)
+        }
+    return lint(bundles, spec, now()), missing
