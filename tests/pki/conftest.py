@@ -15,8 +15,6 @@ import pytest
 
 from elb_mtls_deploy.spec.model import Spec
 
-# Real time: openssl verify and Python's ssl check validity against the system clock.
-NOW = datetime.now(UTC).replace(microsecond=0)
 
 SpecFactory = Callable[..., Spec]
 
@@ -62,7 +60,9 @@ def default_certificates() -> dict[str, Any]:
 
 @pytest.fixture
 def now() -> datetime:
-    return NOW
+    """Real time, taken per test: openssl, Python's ssl and files made by openssl during the
+    test all judge validity against the system clock."""
+    return datetime.now(UTC)
 
 
 @pytest.fixture

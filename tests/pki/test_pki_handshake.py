@@ -85,7 +85,7 @@ def test_our_client_certificate_is_accepted(pki: Path) -> None:
         "www.test.com",
     )
     assert outcome.ok, outcome
-    assert ((("commonName", "alice"),),) == outcome.peer["subject"]
+    assert outcome.peer["subject"] == ((("commonName", "alice"),),)
 
 
 def test_no_client_certificate_is_refused(pki: Path) -> None:

@@ -235,5 +235,7 @@ def _validity(
 ) -> tuple[datetime, datetime]:
     if now.tzinfo is None:
         raise CertificateError("'now' must be timezone-aware", hint="pass datetime.now(UTC)")
-    now = now.astimezone(UTC)
-    return (not_before or now - CLOCK_SKEW, not_after or now + timedelta(days=days))
+    # X.509 times have whole seconds; truncate so the bundle's dates equal the certificate's.
+    now = now.astimezone(UTC).replace(microsecond=0)
+    start = (not_before or now - CLOCK_SKEW).replace(microsecond=0)
+    return start, (not_after or now + timedelta(days=days)).replace(microsecond=0)

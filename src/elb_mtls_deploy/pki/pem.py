@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from elb_mtls_deploy.errors import CertificateError
 
@@ -56,9 +57,27 @@ def to_pem(certificates: list[x509.Certificate] | tuple[x509.Certificate, ...]) 
 
 
 def is_signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True when `issuer` names and signed `certificate` (signature checked, not just names)."""
+    """True when `issuer` names and signed `certificate` (signature checked, not just names).
+
+    Checked by hand rather than with `verify_directly_issued_by`, which refuses SHA-1
+    signatures outright — and the console guide's certificates are SHA-1, yet must still be
+    recognised as issued by their CA so the linter can say what is wrong with them."""
+    if certificate.issuer != issuer.subject:
+        return False
+    public = issuer.public_key()
     try:
-        certificate.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError):
+        params = certificate.signature_algorithm_parameters
+        if isinstance(public, rsa.RSAPublicKey) and isinstance(params, padding.AsymmetricPadding):
+            algorithm = certificate.signature_hash_algorithm
+            if algorithm is None:
+                return False
+            public.verify(
+                certificate.signature, certificate.tbs_certificate_bytes, params, algorithm
+            )
+        elif isinstance(public, ec.EllipticCurvePublicKey) and isinstance(params, ec.ECDSA):
+            public.verify(certificate.signature, certificate.tbs_certificate_bytes, params)
+        else:
+            certificate.verify_directly_issued_by(issuer)
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True
