@@ -263,6 +263,8 @@ def _loopback_members(listeners: Iterable[ServedListener | None]) -> set[tuple[s
 
 
 def _is_loopback(address: str) -> bool:
+    if address.lower() == "localhost":
+        return True
     try:
         return ipaddress.ip_address(address) in ipaddress.ip_network("127.0.0.0/8")
     except ValueError:
