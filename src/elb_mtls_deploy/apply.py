@@ -89,7 +89,9 @@ class Engine:
             outcomes = [Outcome(a, "failed", time.monotonic() - started, exc) for a in unit]
         else:
             elapsed = time.monotonic() - started
-            outcomes = [Outcome(a, "done", elapsed, None, i) for a, i in zip(unit, new_ids, strict=True)]
+            outcomes = [
+                Outcome(a, "done", elapsed, None, i) for a, i in zip(unit, new_ids, strict=True)
+            ]
         for outcome in outcomes:
             self.on_outcome(outcome)
         return outcomes
@@ -140,7 +142,11 @@ class Engine:
         for name, value in action.fields.items():
             if name in _NOT_API:
                 continue
-            if isinstance(value, str) and value.split(":", 1)[0] in ("certificate", "listener", "pool"):
+            if isinstance(value, str) and value.split(":", 1)[0] in (
+                "certificate",
+                "listener",
+                "pool",
+            ):
                 value = self.ids[value]
             fields[_RENAME.get(name, name)] = value
         return fields

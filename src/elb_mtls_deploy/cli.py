@@ -100,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--gitlab-report", type=Path, help='write {"create","update","delete"} counts')
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when changes pending")
     p.add_argument(
-        "--fail-on-expiry", type=int, metavar="DAYS",
+        "--fail-on-expiry",
+        type=int,
+        metavar="DAYS",
         help="exit 1 if a certificate expires within DAYS",
     )
     p = command("apply", cmd_apply, "converge the cloud to the spec (or apply a saved plan)")
@@ -147,7 +149,9 @@ def cmd_validate(args: argparse.Namespace, out: Out) -> int:
     if errors:
         out.err(f"error: {args.spec}: {len(errors)} certificate error(s); see above")
         return EXIT_ERROR
-    out.line(f"{args.spec}: valid (stack {loaded.spec.stack!r}, {len(loaded.spec.listeners)} listener(s))")
+    out.line(
+        f"{args.spec}: valid (stack {loaded.spec.stack!r}, {len(loaded.spec.listeners)} listener(s))"
+    )
     return EXIT_OK
 
 
@@ -156,8 +160,12 @@ def cmd_certs(args: argparse.Namespace, out: Out) -> int:
 
     loaded = workflow.load(args.spec, os.environ)
     report = _certs(loaded, out)
-    out.data({"certificates": [_cert_row(c) for c in report.certificates],
-              "findings": [vars(f) for f in report.findings]})
+    out.data(
+        {
+            "certificates": [_cert_row(c) for c in report.certificates],
+            "findings": [vars(f) for f in report.findings],
+        }
+    )
     return EXIT_OK
 
 
@@ -179,8 +187,12 @@ def _certs(loaded: Loaded, out: Out) -> Any:
 
 def _cert_row(cert: Any) -> dict[str, Any]:
     return {
-        "name": cert.name, "role": cert.role, "action": cert.action, "reason": cert.reason,
-        "fingerprint": cert.fingerprint, "not_after": cert.not_after.isoformat(),
+        "name": cert.name,
+        "role": cert.role,
+        "action": cert.action,
+        "reason": cert.reason,
+        "fingerprint": cert.fingerprint,
+        "not_after": cert.not_after.isoformat(),
         "files": [str(f) for f in cert.files],
     }
 
@@ -358,14 +370,22 @@ def _print_report(report: Report, out: Out) -> None:
         out.err(f"error: {outcome.action.label}: {outcome.error}")
     if failed:
         out.err("Re-run apply to continue from where the cloud is now.")
-    out.data({
-        "done": done, "failed": failed, "not_started": skipped,
-        "errors": [
-            {"action": o.action.label, "message": o.error.message if o.error else None,
-             "code": getattr(o.error, "code", None), "request_id": getattr(o.error, "request_id", None)}
-            for o in report.failed
-        ],
-    })
+    out.data(
+        {
+            "done": done,
+            "failed": failed,
+            "not_started": skipped,
+            "errors": [
+                {
+                    "action": o.action.label,
+                    "message": o.error.message if o.error else None,
+                    "code": getattr(o.error, "code", None),
+                    "request_id": getattr(o.error, "request_id", None),
+                }
+                for o in report.failed
+            ],
+        }
+    )
 
 
 def _where(conn: Connection, out: Out) -> None:

@@ -92,7 +92,9 @@ def _listener(stack: str, listener: Listener, flavour: Flavour, lb_id: str) -> R
             "member_timeout": listener.member_timeout,
         }
     return Record(
-        "listener", key("listener", listener.name), cloud_name(stack, "listener", listener.name),
+        "listener",
+        key("listener", listener.name),
+        cloud_name(stack, "listener", listener.name),
         fields,
     )
 
@@ -109,7 +111,9 @@ def _pool_records(stack: str, listener: str, pool_name: str, pool: Pool) -> list
             persistence["persistence_timeout"] = sp.timeout_minutes
     records = [
         Record(
-            "pool", pool_key, cloud_name(stack, "pool", pool_name),
+            "pool",
+            pool_key,
+            cloud_name(stack, "pool", pool_name),
             {
                 "listener": key("listener", listener),
                 "protocol": pool.protocol,
@@ -124,7 +128,9 @@ def _pool_records(stack: str, listener: str, pool_name: str, pool: Pool) -> list
         local = f"{pool_name}:{member.address}:{member.port}"
         records.append(
             Record(
-                "member", key("member", local), cloud_name(stack, "member", local),
+                "member",
+                key("member", local),
+                cloud_name(stack, "member", local),
                 {
                     "pool": pool_key,
                     "address": member.address,
@@ -153,8 +159,10 @@ def _health_monitor(stack: str, pool_name: str, pool_key: str, hm: Any) -> Recor
             "http_method": hm.http_method,
         }
     return Record(
-        "healthmonitor", key("healthmonitor", pool_name),
-        cloud_name(stack, "healthmonitor", pool_name), fields,
+        "healthmonitor",
+        key("healthmonitor", pool_name),
+        cloud_name(stack, "healthmonitor", pool_name),
+        fields,
     )
 
 

@@ -37,7 +37,11 @@ def diff(
         if record_key not in desired.records:
             actions.append(_delete(have, observed, reason="not in the spec"))
     for dup in observed.duplicates:
-        actions.append(_delete(dup, observed, reason="duplicate of an owned resource (left by an interrupted run)"))
+        actions.append(
+            _delete(
+                dup, observed, reason="duplicate of an owned resource (left by an interrupted run)"
+            )
+        )
     conflicts = tuple(_port_conflicts(desired, observed, actions))
     ordered, waves = order(actions, observed)
     return Plan(stack, flavour, tuple(ordered), waves, conflicts, observed_digest)
@@ -68,16 +72,19 @@ def _replaced_keys(desired: State, observed: State) -> dict[str, str]:
             continue
         forced = [c for c in _changes(want, have) if c.field in IMMUTABLE[want.kind]]
         if forced:
-            replaced[record_key] = ", ".join(
-                f"{c.field}: {_show(c.old)} -> {_show(c.new)}" for c in forced
-            ) + " forces replacement"
+            replaced[record_key] = (
+                ", ".join(f"{c.field}: {_show(c.old)} -> {_show(c.new)}" for c in forced)
+                + " forces replacement"
+            )
     grew = True
     while grew:  # cascade to children whose binding to a replaced parent is immutable
         grew = False
         for record_key, want in desired.records.items():
             if record_key in replaced or record_key not in observed.records:
                 continue
-            parents = [want.fields.get(f) for f in IMMUTABLE[want.kind] if want.fields.get(f) in replaced]
+            parents = [
+                want.fields.get(f) for f in IMMUTABLE[want.kind] if want.fields.get(f) in replaced
+            ]
             if parents:
                 replaced[record_key] = f"its {parents[0].split(':')[0]} is replaced"
                 grew = True
@@ -90,22 +97,44 @@ def _show(value: Any) -> str:
 
 def _create(want: Record, replacement: bool = False, reason: str = "") -> Action:
     return Action(
-        "create", want.kind, want.key, want.name, None, None, want.fields,
-        replacement=replacement, reason=reason, payload=want.payload,
+        "create",
+        want.kind,
+        want.key,
+        want.name,
+        None,
+        None,
+        want.fields,
+        replacement=replacement,
+        reason=reason,
+        payload=want.payload,
     )
 
 
 def _update(want: Record, have: Record, changes: tuple[Change, ...], observed: State) -> Action:
     return Action(
-        "update", want.kind, want.key, want.name, have.id, _parent_id(have, observed),
-        {c.field: c.new for c in changes}, changes, payload=want.payload,
+        "update",
+        want.kind,
+        want.key,
+        want.name,
+        have.id,
+        _parent_id(have, observed),
+        {c.field: c.new for c in changes},
+        changes,
+        payload=want.payload,
     )
 
 
 def _delete(have: Record, observed: State, replacement: bool = False, reason: str = "") -> Action:
     return Action(
-        "delete", have.kind, have.key, have.name, have.id, _parent_id(have, observed),
-        have.fields, replacement=replacement, reason=reason,
+        "delete",
+        have.kind,
+        have.key,
+        have.name,
+        have.id,
+        _parent_id(have, observed),
+        have.fields,
+        replacement=replacement,
+        reason=reason,
     )
 
 
@@ -125,7 +154,10 @@ def _port_conflicts(desired: State, observed: State, actions: Iterable[Action]) 
     for action in actions:
         if action.kind != "listener" or action.op != "create":
             continue
-        spot = (str(action.fields.get("loadbalancer_id")), int(action.fields.get("protocol_port", 0)))
+        spot = (
+            str(action.fields.get("loadbalancer_id")),
+            int(action.fields.get("protocol_port", 0)),
+        )
         other = foreign.get(spot)
         if other is not None:
             problems.append(

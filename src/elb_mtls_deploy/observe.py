@@ -34,7 +34,9 @@ def observe(cloud: CloudApi, stack: str, loadbalancer_ids: Sequence[str]) -> Sna
     certificates = cloud.list_certificates(description)
     listeners = cloud.list_listeners(loadbalancer_ids)
     pools = [p for p in cloud.list_pools(description) if _owned(p, stack)]
-    hm_ids = sorted({str(p.fields["healthmonitor_id"]) for p in pools if p.fields.get("healthmonitor_id")})
+    hm_ids = sorted(
+        {str(p.fields["healthmonitor_id"]) for p in pools if p.fields.get("healthmonitor_id")}
+    )
     healthmonitors = cloud.list_healthmonitors(hm_ids) if hm_ids else []
     members = cloud.list_members([p.id for p in pools]) if pools else []
     return Snapshot(
@@ -66,7 +68,9 @@ def to_state(snapshot: Snapshot, stack: str) -> State:
         else:
             foreign.append(
                 ForeignListener(
-                    listener.id, listener.name, str(listener.fields.get("loadbalancer_id")),
+                    listener.id,
+                    listener.name,
+                    str(listener.fields.get("loadbalancer_id")),
                     int(listener.fields.get("protocol_port") or 0),
                 )
             )
@@ -105,7 +109,9 @@ def _certificate(cert: Observed, stack: str) -> Record:
         }
     except ValueError:
         fields = {"type": cert.fields.get("type"), "fingerprint": "unreadable"}
-    return Record("certificate", key("certificate", _local(cert, stack)), cert.name, fields, cert.id)
+    return Record(
+        "certificate", key("certificate", _local(cert, stack)), cert.name, fields, cert.id
+    )
 
 
 def _record(kind: Kind, item: Observed, stack: str, fields: Mapping[str, Any]) -> Record:

@@ -65,7 +65,8 @@ def _dependencies(actions: Sequence[Action], observed: State) -> list[set[int]]:
 
 def _refs(action: Action) -> list[str]:
     return [
-        v for v in action.fields.values()
+        v
+        for v in action.fields.values()
         if isinstance(v, str) and ":" in v and v.split(":", 1)[0] in _RANK
     ]
 
@@ -79,9 +80,7 @@ def _holders(action: Action, observed: State) -> list[str]:
     ]
 
 
-def _early_deletes(
-    actions: Sequence[Action], observed: State, deps: list[set[int]]
-) -> set[int]:
+def _early_deletes(actions: Sequence[Action], observed: State, deps: list[set[int]]) -> set[int]:
     """Deletes that must run before a create that would collide with what they remove."""
     early: set[int] = set()
     deletes = {a.key: i for i, a in enumerate(actions) if a.op == "delete"}

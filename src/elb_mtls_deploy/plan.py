@@ -148,5 +148,10 @@ def same_actions(saved: SavedPlan, fresh: Plan) -> bool:
 
 
 def _comparable(action: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (action.get("op"), action.get("key"), action.get("id"), action.get("replacement"),
-            json.dumps(action.get("fields"), sort_keys=True))
+    return (
+        action.get("op"),
+        action.get("key"),
+        action.get("id"),
+        action.get("replacement"),
+        json.dumps(action.get("fields"), sort_keys=True),
+    )

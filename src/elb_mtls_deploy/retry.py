@@ -62,7 +62,9 @@ def should_retry(exc: CloudError, safe_to_repeat: bool) -> bool:
     return False
 
 
-def backoff(attempt: int, policy: RetryPolicy, rng: random.Random, retry_after: float | None) -> float:
+def backoff(
+    attempt: int, policy: RetryPolicy, rng: random.Random, retry_after: float | None
+) -> float:
     ceiling = min(policy.cap_seconds, policy.base_seconds * (2 ** (attempt - 1)))
     delay = rng.uniform(0, ceiling)
     if retry_after is not None:

@@ -198,14 +198,19 @@ def lint_existing(loaded: Loaded) -> tuple[list[Any], list[str]]:
     missing = [
         cert.name
         for _, cert in spec.all_certificates()
-        if not isinstance(cert, ImportedCA | ImportedServer) and not (pki / f"{cert.name}.crt").exists()
+        if not isinstance(cert, ImportedCA | ImportedServer)
+        and not (pki / f"{cert.name}.crt").exists()
     ]
     if not missing:
         bundles = load_bundles(spec, loaded.base_dir, loaded.env)
     else:
         bundles = {
             cert.name: import_bundle(
-                cert.name, "ca" if role == "ca" else "server", cert.import_, loaded.base_dir, loaded.env
+                cert.name,
+                "ca" if role == "ca" else "server",
+                cert.import_,
+                loaded.base_dir,
+                loaded.env,
             )
             for role, cert in spec.all_certificates()
             if isinstance(cert, ImportedCA | ImportedServer)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -434,18 +433,20 @@ def _issuer_problem(
 
 
 def _listener_problems(spec: Spec, roles: dict[str, str]) -> Iterator[ReferenceError_]:
-    names = Counter(listener.name for listener in spec.listeners)
-    pools = Counter(listener.pool_name for listener in spec.listeners)
+    names: set[str] = set()
+    pools: set[str] = set()
     ports: dict[tuple[LoadBalancerRef, int], str] = {}
     for i, listener in enumerate(spec.listeners):
         at = ("listeners", i)
-        if names[listener.name] > 1:
+        if listener.name in names:
             yield ReferenceError_(f"listener name {listener.name!r} is used twice", (*at, "name"))
-        if pools[listener.pool_name] > 1:
+        if listener.pool_name in pools:
             yield ReferenceError_(
                 f"pool name {listener.pool_name!r} is used twice; give each pool its own 'name'",
                 (*at, "pool"),
             )
+        names.add(listener.name)
+        pools.add(listener.pool_name)
         yield from _cert_role_problem(
             roles, listener.server_certificate, "server", (*at, "server_certificate")
         )
