@@ -81,7 +81,8 @@ def facts(chain: list[x509.Certificate]) -> CertificateFacts:
         sans = []
     return CertificateFacts(
         expire_time=leaf.not_valid_after_utc.astimezone(UTC),
-        common_name=common_name,
+        # Guess: without a subject CN, report the first SAN (documented in docs/emulator.md).
+        common_name=common_name or (sans[0] if sans else ""),
         fingerprint=fingerprint(leaf),
         subject_alternative_names=tuple(sans),
     )

@@ -73,7 +73,10 @@ class RunningServer:
         self.endpoint = f"http://{HOST}:{self.port}"
         self._announce = announce
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"elb-emulator-{self.port}", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"elb-emulator-{self.port}",
+            daemon=True,
         )
         self._thread.start()
 

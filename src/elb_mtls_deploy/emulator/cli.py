@@ -1,0 +1,178 @@
+"""``deploy emulator serve|state|reset``: argparse wiring for the emulator.
+
+``register(subparsers)`` adds the ``emulator`` command; each subcommand sets
+``func=callable(args) -> int`` (exit code). This is the only emulator module that prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from .constants import DB_FILENAME, DEMO_AK, DEMO_PROJECT_ID, DEMO_SK
+from .faults import FaultConfig
+from .private import state
+
+DEFAULT_STATE_DIR = Path(".elb-emulator")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``emulator`` with ``serve``, ``state`` and ``reset`` to an argparse subparsers."""
+    parser = subparsers.add_parser("emulator", help="run or inspect the embedded ELB emulator")
+    commands = parser.add_subparsers(dest="emulator_command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="run the emulator in the foreground (Ctrl-C stops)")
+    _state_dir_option(serve)
+    serve.add_argument("--port", type=int, default=0, help="API port on 127.0.0.1 (0 = free)")
+    serve.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
+    serve.add_argument("--error-rate", type=float, default=0.0, help="fraction answered 500")
+    serve.add_argument("--unavailable-rate", type=float, default=0.0, help="fraction 503")
+    serve.add_argument("--throttle-rate", type=float, default=0.0, help="fraction 429")
+    serve.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds on 429")
+    serve.add_argument("--busy-rate", type=float, default=0.0, help="fraction of writes 409 busy")
+    serve.add_argument("--lost-response-rate", type=float, default=0.0, help="commit, no reply")
+    serve.add_argument("--seed", type=int, default=None, help="seed for reproducible faults")
+    serve.add_argument("--no-dataplane", action="store_true", help="API only, no TLS listeners")
+    serve.add_argument("--no-demo-backends", action="store_true", help="no built-in backends")
+    serve.set_defaults(func=cmd_serve)
+
+    show = commands.add_parser("state", help="list what the emulator holds (no private keys)")
+    _state_dir_option(show)
+    show.set_defaults(func=cmd_state)
+
+    reset = commands.add_parser("reset", help="delete the emulator state directory")
+    _state_dir_option(reset)
+    reset.set_defaults(func=cmd_reset)
+
+
+def _state_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help=f"emulator state directory (default: ./{DEFAULT_STATE_DIR})",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import start_server
+
+    try:
+        faults = FaultConfig(
+            latency_ms=args.latency_ms,
+            error_500_rate=args.error_rate,
+            error_503_rate=args.unavailable_rate,
+            error_429_rate=args.throttle_rate,
+            retry_after_seconds=args.retry_after,
+            busy_rate=args.busy_rate,
+            lost_response_rate=args.lost_response_rate,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        server = start_server(
+            args.state_dir,
+            port=args.port,
+            announce=True,
+            faults=faults,
+            dataplane=not args.no_dataplane,
+            demo_backends=not args.no_demo_backends,
+        )
+    except OSError as exc:
+        print(f"error: cannot start the emulator: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with server:
+        print(f"ELB emulator listening on {server.endpoint}")
+        print(f"  state dir:  {args.state_dir.resolve()}")
+        print(f"  AK:         {DEMO_AK}")
+        # The demo SK is a public constant documented in docs/emulator.md; it is not a secret.
+        print(f"  SK:         {DEMO_SK}   (public demo value, see docs/emulator.md)")
+        print(f"  project id: {DEMO_PROJECT_ID}")
+        print("Press Ctrl-C to stop.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    print("ELB emulator stopped.")
+    return 0
+
+
+def _is_state_dir(path: Path) -> bool:
+    return (path / DB_FILENAME).is_file()
+
+
+def cmd_state(args: argparse.Namespace) -> int:
+    if not _is_state_dir(args.state_dir):
+        print(f"error: {args.state_dir} is not an emulator state directory", file=sys.stderr)
+        return 1
+    from .core import Emulator
+
+    emulator = Emulator(args.state_dir, dataplane=False)
+    try:
+        dump = state(emulator)
+    finally:
+        emulator.close()
+    ports = dump["bind_ports"]
+    for lb in dump["loadbalancers"]:
+        kind = "dedicated" if lb["guaranteed"] else "shared"
+        print(f"loadbalancer {lb['id']}  {lb['name']}  ({kind}, vip {lb['vip_address']})")
+    for cert in dump["certificates"]:
+        print(
+            f"certificate  {cert['id']}  {cert['name']}  type={cert['type']}  "
+            f"cn={cert['common_name']}  expires={cert['expire_time']}"
+        )
+    for listener in dump["listeners"]:
+        port = ports.get(listener["id"])
+        where = f"  data plane 127.0.0.1:{port}" if port else ""
+        mtls = "  mutual-auth" if listener.get("client_ca_tls_container_ref") else ""
+        print(
+            f"listener     {listener['id']}  {listener['name']}  "
+            f"{listener['protocol']}:{listener['protocol_port']}{mtls}{where}"
+        )
+    for pool in dump["pools"]:
+        print(
+            f"pool         {pool['id']}  {pool['name']}  {pool['protocol']} {pool['lb_algorithm']}"
+        )
+    for member in dump["members"]:
+        print(
+            f"member       {member['id']}  {member['address']}:{member['protocol_port']}  "
+            f"pool={member['pool_id']}"
+        )
+    for monitor in dump["healthmonitors"]:
+        print(f"healthmon    {monitor['id']}  {monitor['type']}  pool={monitor['pool_id']}")
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    path: Path = args.state_dir
+    if not path.exists():
+        print(f"nothing to reset: {path} does not exist")
+        return 0
+    if not _is_state_dir(path):
+        print(
+            f"error: {path} does not look like an emulator state directory "
+            f"(no {DB_FILENAME}); refusing to delete it",
+            file=sys.stderr,
+        )
+        return 1
+    from .server import discover_server
+
+    endpoint = discover_server(path)
+    if endpoint is not None:
+        print(
+            f"error: an emulator is running on {endpoint} over {path}; stop it first",
+            file=sys.stderr,
+        )
+        return 1
+    shutil.rmtree(path)
+    print(f"removed emulator state {path}")
+    return 0
