@@ -4,6 +4,7 @@ All key material is generated at run time in tmp dirs; nothing secret is committ
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -14,7 +15,6 @@ from typing import Any
 import pytest
 
 from elb_mtls_deploy.spec.model import Spec
-
 
 SpecFactory = Callable[..., Spec]
 
@@ -69,6 +69,23 @@ def now() -> datetime:
 def make_spec() -> SpecFactory:
     def build(**certificates: Any) -> Spec:
         return Spec.model_validate(spec_dict(**certificates))
+
+    return build
+
+
+CertsFactory = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def certs() -> CertsFactory:
+    """The default certificates section with changes given as `group__index__field=value`."""
+
+    def build(**changes: Any) -> dict[str, Any]:
+        data = copy.deepcopy(default_certificates())
+        for path, value in changes.items():
+            group, index, key = path.split("__")
+            data[group][int(index)][key] = value
+        return data
 
     return build
 

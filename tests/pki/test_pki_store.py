@@ -1,0 +1,280 @@
+"""`ensure_certificates` and `load_bundles`: idempotent, never overwrite silently, 0600 keys,
+re-issue exactly when the spec, the issuer or the calendar says so."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from elb_mtls_deploy.errors import CertificateError
+from elb_mtls_deploy.pki import ensure_certificates, issue_ca, load_bundles
+from elb_mtls_deploy.pki.keys import PrivateKey, generate_key, key_to_pem, load_key
+from elb_mtls_deploy.spec.model import Spec, Subject
+
+SpecFactory = Callable[..., Spec]
+CertsFactory = Callable[..., dict[str, Any]]
+
+
+def snapshot(directory: Path) -> dict[str, tuple[bytes, int, int]]:
+    """name -> (content, mtime_ns, mode) for every file."""
+    return {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns, stat.S_IMODE(p.stat().st_mode))
+        for p in sorted(directory.iterdir())
+    }
+
+
+def load_pem(pem: str) -> PrivateKey:
+    return load_key(pem.encode(), where="test", password=None, password_env=None)
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Path:
+    return tmp_path / "pki"
+
+
+def test_first_run_issues_everything_with_safe_permissions(
+    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+) -> None:
+    report = ensure_certificates(spec, tmp_path, {}, now)
+    assert [(c.name, c.role, c.action) for c in report.certificates] == [
+        ("ca", "ca", "issued"),
+        ("web", "server", "issued"),
+        ("alice", "client", "issued"),
+    ]
+    assert stat.S_IMODE(pki.stat().st_mode) == 0o700
+    files = snapshot(pki)
+    assert sorted(files) == [
+        "alice.crt", "alice.key", "alice.p12", "alice.p12.password",
+        "ca.crt", "ca.key", "web.crt", "web.key",
+    ]  # fmt: skip
+    for name, (_, _, mode) in files.items():
+        assert mode == (0o644 if name.endswith(".crt") else 0o600), name
+    assert report.findings == ()
+    web = report.bundles["web"]
+    assert web.issuer_name == "ca" and web.chain_pem == ""
+    assert report.certificates[1].fingerprint == web.fingerprint
+
+
+def test_second_run_keeps_everything_byte_identical(
+    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+) -> None:
+    ensure_certificates(spec, tmp_path, {}, now)
+    before = snapshot(pki)
+    report = ensure_certificates(spec, tmp_path, {}, now + timedelta(days=1))
+    assert {c.action for c in report.certificates} == {"kept"}
+    assert all(c.files == () for c in report.certificates)
+    assert not report.changed
+    assert snapshot(pki) == before
+
+
+def test_load_bundles_reads_what_ensure_wrote_without_writing(
+    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+) -> None:
+    written = ensure_certificates(spec, tmp_path, {}, now).bundles
+    before = snapshot(pki)
+    loaded = load_bundles(spec, tmp_path, {})
+    assert loaded == written
+    assert snapshot(pki) == before
+    assert loaded["alice"].role == "client" and loaded["alice"].key_pem is not None
+
+
+def test_load_bundles_without_certs_says_run_deploy_certs(spec: Spec, tmp_path: Path) -> None:
+    with pytest.raises(CertificateError) as caught:
+        load_bundles(spec, tmp_path, {})
+    assert "deploy certs" in str(caught.value)
+    assert not (tmp_path / "pki").exists()
+
+
+def test_renewal_inside_renew_before_keeps_the_previous_files(
+    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+) -> None:
+    first = ensure_certificates(spec, tmp_path, {}, now).bundles
+    old_web = (pki / "web.crt").read_bytes(), (pki / "web.key").read_bytes()
+    later = now + timedelta(days=397 - 10)
+    report = ensure_certificates(spec, tmp_path, {}, later)
+    actions = {c.name: c for c in report.certificates}
+    assert actions["ca"].action == "kept"
+    assert actions["web"].action == "renewed" and actions["alice"].action == "renewed"
+    assert "within renew_before_days=30" in actions["web"].reason
+    assert "previous kept as web.previous.crt" in actions["web"].reason
+    assert (pki / "web.previous.crt").read_bytes(), (
+        pki / "web.previous.key"
+    ).read_bytes() == old_web
+    assert stat.S_IMODE((pki / "web.previous.key").stat().st_mode) == 0o600
+    assert pki / "web.previous.key" in actions["web"].files
+    assert report.bundles["web"].fingerprint != first["web"].fingerprint
+    assert pki / "alice.p12" in actions["alice"].files  # re-exported with the new identity
+
+
+def test_expired_certificates_are_renewed(spec: Spec, tmp_path: Path, now: datetime) -> None:
+    ensure_certificates(spec, tmp_path, {}, now)
+    report = ensure_certificates(spec, tmp_path, {}, now + timedelta(days=400))
+    web = next(c for c in report.certificates if c.name == "web")
+    assert web.action == "renewed" and web.reason.startswith("expired on")
+
+
+def test_adding_a_san_reissues_only_that_server(
+    make_spec: SpecFactory, certs: CertsFactory, tmp_path: Path, now: datetime
+) -> None:
+    ensure_certificates(make_spec(), tmp_path, {}, now)
+    wider = make_spec(**certs(servers__0__dns_names=["www.test.com", "localhost", "api.test.com"]))
+    report = ensure_certificates(wider, tmp_path, {}, now)
+    actions = {c.name: (c.action, c.reason) for c in report.certificates}
+    assert actions["ca"][0] == actions["alice"][0] == "kept"
+    assert actions["web"][0] == "issued"
+    assert actions["web"][1].startswith("subjectAltName changed")
+    assert "api.test.com" in report.bundles["web"].dns_names
+    assert (tmp_path / "pki" / "web.previous.crt").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"servers__0__subject": {"common_name": "www2.test.com"}}, "subject changed"),
+        ({"servers__0__key_type": "rsa-2048"}, "key type changed (was ec-p256)"),
+    ],
+)
+def test_subject_or_key_type_change_reissues(
+    make_spec: SpecFactory,
+    certs: CertsFactory,
+    tmp_path: Path,
+    now: datetime,
+    change: dict[str, Any],
+    reason: str,
+) -> None:
+    ensure_certificates(make_spec(), tmp_path, {}, now)
+    report = ensure_certificates(make_spec(**certs(**change)), tmp_path, {}, now)
+    web = next(c for c in report.certificates if c.name == "web")
+    assert web.action == "issued" and web.reason.startswith(reason)
+
+
+def test_a_reissued_ca_reissues_its_leaves(
+    make_spec: SpecFactory, certs: CertsFactory, tmp_path: Path, now: datetime
+) -> None:
+    ensure_certificates(make_spec(), tmp_path, {}, now)
+    renamed = make_spec(**certs(cas__0__subject={"common_name": "Other CA"}))
+    report = ensure_certificates(renamed, tmp_path, {}, now)
+    reasons = {c.name: c.reason for c in report.certificates}
+    assert all(c.action == "issued" for c in report.certificates)
+    assert reasons["web"].startswith("issuer 'ca' was re-issued")
+    assert report.findings == ()  # the new leaves chain to the new CA
+
+
+def test_a_mismatched_key_is_an_error_and_nothing_is_overwritten(
+    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+) -> None:
+    ensure_certificates(spec, tmp_path, {}, now)
+    (pki / "web.key").write_text(key_to_pem(generate_key("ec-p256")))
+    os.chmod(pki / "web.key", 0o600)
+    before = snapshot(pki)
+    with pytest.raises(CertificateError, match="does not match the certificate") as caught:
+        ensure_certificates(spec, tmp_path, {}, now + timedelta(days=390))  # would renew
+    assert "move both files away" in str(caught.value)
+    assert snapshot(pki) == before
+
+
+def test_a_key_without_its_certificate_is_an_error(
+    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+) -> None:
+    ensure_certificates(spec, tmp_path, {}, now)
+    (pki / "web.crt").unlink()
+    before = snapshot(pki)
+    with pytest.raises(
+        CertificateError, match=r"web\.key exists but its certificate web\.crt does not"
+    ):
+        ensure_certificates(spec, tmp_path, {}, now)
+    assert snapshot(pki) == before
+
+
+def test_a_certificate_without_its_key_is_an_error(
+    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+) -> None:
+    ensure_certificates(spec, tmp_path, {}, now)
+    (pki / "alice.key").unlink()
+    with pytest.raises(CertificateError, match=r"alice\.crt exists but its private key"):
+        ensure_certificates(spec, tmp_path, {}, now)
+
+
+# --- CA key outside the PKI dir --------------------------------------------------------
+
+
+def ca_key_spec(make_spec: SpecFactory, certs: CertsFactory, **key: str) -> Spec:
+    return make_spec(**certs(cas__0__key=key))
+
+
+def test_ca_key_from_env_is_used_and_never_written(
+    make_spec: SpecFactory, certs: CertsFactory, tmp_path: Path, pki: Path, now: datetime
+) -> None:
+    ca_key = key_to_pem(generate_key("ec-p384"))
+    spec = ca_key_spec(make_spec, certs, env="CA_KEY")
+    report = ensure_certificates(spec, tmp_path, {"CA_KEY": ca_key}, now)
+    assert not (pki / "ca.key").exists()
+    assert report.bundles["ca"].key_pem == ca_key
+    expected = issue_ca(Subject(common_name="x"), "ec-p384", 1, now, key=generate_key("ec-p256"))
+    assert (
+        report.bundles["ca"].public_key_fingerprint
+        != expected.to_bundle("x", "ca").public_key_fingerprint
+    )
+    # Second run without the variable: nothing needs signing, so nothing needs the key.
+    before = snapshot(pki)
+    again = ensure_certificates(spec, tmp_path, {}, now)
+    assert {c.action for c in again.certificates} == {"kept"}
+    assert again.bundles["ca"].key_pem is None
+    assert snapshot(pki) == before
+
+
+def test_missing_ca_key_variable_is_a_clear_error(
+    make_spec: SpecFactory, certs: CertsFactory, tmp_path: Path, now: datetime
+) -> None:
+    with pytest.raises(CertificateError) as caught:
+        ensure_certificates(
+            ca_key_spec(make_spec, certs, env="CA_KEY"), tmp_path, {"CA_KEY": " "}, now
+        )
+    message = str(caught.value)
+    assert "CA 'ca'" in message and "CA_KEY is empty" in message and "export CA_KEY=" in message
+
+
+def test_leaf_issuance_needs_the_ca_key_variable(
+    make_spec: SpecFactory, certs: CertsFactory, tmp_path: Path, pki: Path, now: datetime
+) -> None:
+    spec = ca_key_spec(make_spec, certs, env="CA_KEY")
+    ensure_certificates(spec, tmp_path, {"CA_KEY": key_to_pem(generate_key("ec-p256"))}, now)
+    (pki / "web.crt").unlink()
+    (pki / "web.key").unlink()
+    with pytest.raises(CertificateError, match="CA_KEY is not set"):
+        ensure_certificates(spec, tmp_path, {}, now)
+
+
+def test_ca_key_from_an_encrypted_file(
+    make_spec: SpecFactory, certs: CertsFactory, tmp_path: Path, pki: Path, now: datetime
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key = generate_key("rsa-2048")
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "ca.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"ca-pass"),
+        )
+    )
+    spec = ca_key_spec(make_spec, certs, file="secret/ca.key", password_env="CA_PASS")
+    report = ensure_certificates(spec, tmp_path, {"CA_PASS": "ca-pass"}, now)
+    assert report.bundles["ca"].certificate.public_key() == key.public_key()
+    assert not (pki / "ca.key").exists()
+
+
+def test_a_different_ca_key_than_the_certificate_is_an_error(
+    make_spec: SpecFactory, certs: CertsFactory, tmp_path: Path, now: datetime
+) -> None:
+    spec = ca_key_spec(make_spec, certs, env="CA_KEY")
+    ensure_certificates(spec, tmp_path, {"CA_KEY": key_to_pem(generate_key("ec-p256"))}, now)
+    with pytest.raises(CertificateError, match="does not match"):
+        ensure_certificates(spec, tmp_path, {"CA_KEY": key_to_pem(generate_key("ec-p256"))}, now)
