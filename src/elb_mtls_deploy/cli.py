@@ -53,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     out = Out(getattr(args, "output", "text") == "json")
     try:
+        if args.func.__module__.startswith("elb_mtls_deploy.emulator"):
+            return int(args.func(args))  # the emulator's own commands print for themselves
         return int(args.func(args, out))
     except KeyboardInterrupt:
         out.err("interrupted")
@@ -120,10 +122,18 @@ def _parser() -> argparse.ArgumentParser:
     from elb_mtls_deploy.emulator.cli import register
 
     register(sub)
-    for choice in sub.choices.values():
-        if not any(a.dest == "debug" for a in choice._actions):
-            choice.add_argument("--debug", action="store_true", help="show tracebacks")
+    _add_debug_everywhere(parser)
     return parser
+
+
+def _add_debug_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--debug` is accepted after any (sub)command, including the emulator's."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if not any(a.dest == "debug" for a in child._actions):
+                    child.add_argument("--debug", action="store_true", help="show tracebacks")
+                _add_debug_everywhere(child)
 
 
 # --- commands -------------------------------------------------------------------------
