@@ -311,8 +311,11 @@ class SdkCloud:
             return self._list_members_v3(pool_ids)
         out: list[Observed] = []
         for pool_id in dict.fromkeys(pool_ids):
-            with self._guard("list", "members", f"of pool {pool_id}"):
-                items = self._list("list_members", "members", pool_id=pool_id)
+            try:
+                with self._guard("list", "members", f"of pool {pool_id}"):
+                    items = self._list("list_members", "members", pool_id=pool_id)
+            except NotFoundError:
+                items = []  # the pool vanished: it has no members (v3's list agrees)
             out += [wire.observed("member", "v2", i, pool_id=pool_id) for i in items]
         return out
 

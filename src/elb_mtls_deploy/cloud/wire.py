@@ -101,7 +101,9 @@ def observed(kind: Kind, flavour: Flavour, item: Mapping[str, Any], **extra: Any
 
 
 def _certificate(flavour: Flavour, item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: item.get(name) for name in _CERT_FIELDS}
+    fields = {name: item.get(name) for name in _CERT_FIELDS}
+    fields["domain"] = _none_if_empty(fields["domain"])  # CA certificates come back with ""
+    return fields
 
 
 def _listener(flavour: Flavour, item: Mapping[str, Any]) -> dict[str, Any]:
