@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import trustme
-
 from cp_helpers import sdk_client
 
 from elb_mtls_deploy.emulator import start_server

@@ -48,9 +48,11 @@ def test_throttling_on_post_carries_retry_after(state_dir: Path) -> None:
 
 def test_throttling_reaches_the_sdk_as_429(state_dir: Path) -> None:
     faults = FaultConfig(error_429_rate=1.0, retry_after_seconds=0, only_methods=("POST",))
-    with start_server(state_dir, dataplane=False, faults=faults) as server:
-        with pytest.raises(ClientRequestException) as info:
-            _create_pool(sdk_client("v3", server.endpoint), "p")
+    with (
+        start_server(state_dir, dataplane=False, faults=faults) as server,
+        pytest.raises(ClientRequestException) as info,
+    ):
+        _create_pool(sdk_client("v3", server.endpoint), "p")
     assert (info.value.status_code, info.value.error_code) == (429, "APIGW.0308")
 
 
@@ -65,9 +67,12 @@ def test_busy_load_balancer_is_409_on_writes_only(state_dir: Path) -> None:
 
 
 def test_server_errors(state_dir: Path) -> None:
-    with start_server(state_dir, dataplane=False, faults=FaultConfig(error_503_rate=1.0)) as s:
-        with pytest.raises(ServerResponseException) as info:
-            sdk_client("v3", s.endpoint).list_pools(sdk.ListPoolsRequest())
+    faults = FaultConfig(error_503_rate=1.0)
+    with (
+        start_server(state_dir, dataplane=False, faults=faults) as server,
+        pytest.raises(ServerResponseException) as info,
+    ):
+        sdk_client("v3", server.endpoint).list_pools(sdk.ListPoolsRequest())
     assert info.value.status_code == 503
 
 

@@ -106,6 +106,6 @@ def test_project_not_owned_by_the_key_is_401(server: RunningServer) -> None:
 
 
 def test_demo_credentials_are_documented_constants() -> None:
-    assert len(DEMO_PROJECT_ID) == 32 and DEMO_PROJECT_ID == DEMO_PROJECT_ID.lower()
+    assert len(DEMO_PROJECT_ID) == 32 and DEMO_PROJECT_ID.lower() == DEMO_PROJECT_ID
     int(DEMO_PROJECT_ID, 16)
     assert "demo" in DEMO_SK and "not-secret" in DEMO_SK and DEMO_AK
