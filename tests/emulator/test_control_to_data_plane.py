@@ -31,10 +31,12 @@ def handshake(port: int, ca: trustme.CA, client: trustme.LeafCert | None) -> Non
     ca.configure_trust(context)
     if client is not None:
         client.configure_cert(context)
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname="svc.example.com") as tls:
-            tls.sendall(b"GET / HTTP/1.1\r\nHost: svc.example.com\r\nConnection: close\r\n\r\n")
-            assert tls.recv(5).startswith(b"HTTP/")
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="svc.example.com") as tls,
+    ):
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: svc.example.com\r\nConnection: close\r\n\r\n")
+        assert tls.recv(5).startswith(b"HTTP/")
 
 
 @pytest.mark.slow

@@ -1,0 +1,104 @@
+"""End-to-end fixtures: a real emulator on 127.0.0.1 that every CLI command discovers.
+
+The server is announced over the stack's state directory exactly as `deploy emulator
+serve` does, so `plan`/`apply`/`destroy` run in-process through the official SDK over
+real HTTP, and the test can read the emulator's request statistics afterwards.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from elb_mtls_deploy.cli import main
+from elb_mtls_deploy.emulator import RunningServer, start_server
+from elb_mtls_deploy.emulator.private import state as emulator_state
+
+
+@dataclass
+class Stack:
+    root: Path
+    server: RunningServer
+    capsys: pytest.CaptureFixture[str]
+
+    @property
+    def spec(self) -> Path:
+        return self.root / "spec.yaml"
+
+    def write(self, text: str) -> Path:
+        self.spec.write_text(textwrap.dedent(text))
+        return self.spec
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = main(list(args))
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+    def cloud(self) -> dict[str, Any]:
+        return emulator_state(self.server.emulator)
+
+    def owned(self, kind: str, stack: str = "e2e") -> list[dict[str, Any]]:
+        return [r for r in self.cloud()[kind] if str(r.get("name") or "").startswith(f"{stack}-")]
+
+    def statuses(self) -> dict[str, int]:
+        return dict(self.server.emulator.stats.snapshot()["by_status"])
+
+
+@pytest.fixture
+def stack(workdir: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Stack]:
+    state_dir = workdir / ".elb-emulator"
+    state_dir.mkdir()
+    with start_server(state_dir, announce=True, dataplane=False) as server:
+        yield Stack(workdir, server, capsys)
+
+
+SpecFactory = Callable[..., str]
+
+
+def spec_text(
+    lb: str = "emulator-dedicated-lb",
+    port: int = 443,
+    weights: tuple[int, ...] = (1, 1),
+    server_cn: str = "www.test.com",
+    listeners: str = "",
+    mutual: bool = True,
+) -> str:
+    members = "\n".join(
+        f"            - {{address: 127.0.0.1, port: {19000 + i}, weight: {w}}}"
+        for i, w in enumerate(weights)
+    )
+    ca_line = "        client_ca: client-ca\n" if mutual else ""
+    return f"""\
+    stack: e2e
+    target: {{kind: embedded}}
+    certificates:
+      cas:
+        - name: server-ca
+          subject: {{common_name: E2E Server CA}}
+        - name: client-ca
+          subject: {{common_name: E2E Client CA}}
+      servers:
+        - name: www
+          issuer: server-ca
+          subject: {{common_name: {server_cn}}}
+          dns_names: [{server_cn}]
+      clients:
+        - name: teller
+          issuer: client-ca
+          subject: {{common_name: teller}}
+    listeners:
+      - name: www
+        loadbalancer: {{name: {lb}}}
+        port: {port}
+        server_certificate: www
+{ca_line}        pool:
+          health_monitor: {{type: HTTP, url_path: /healthz}}
+          members:
+{members}
+{listeners}"""
