@@ -3,6 +3,7 @@ id, `busy`/`retry_after`, a useful hint, and never a private key or the secret k
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,8 @@ from elb_mtls_deploy.errors import (
     PermanentError,
     TransientError,
 )
+
+ANY_URL = re.compile(r"http://127\.0\.0\.1:9/.*")
 
 
 def assert_clean(err: CloudError, *secrets: str) -> None:
@@ -166,3 +169,42 @@ def test_sdk_exceptions_are_chained_not_leaked(cloud: SdkCloud) -> None:
     with pytest.raises(NotFoundError) as info:
         cloud.delete("certificate", "0" * 32, None)
     assert isinstance(info.value.__cause__, ClientRequestException)
+
+
+@pytest.fixture
+def raw_rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def _answer(mock: responses.RequestsMock, body: str, status: int = 200) -> None:
+    mock.add(responses.GET, ANY_URL, body=body, status=status, content_type="application/json")
+
+
+@pytest.mark.parametrize("body", ["<html>proxy says hello</html>", '{"request_id": "x"}', "[1, 2]"])
+def test_unusable_list_responses_never_read_as_empty(
+    raw_rsps: responses.RequestsMock, body: str
+) -> None:
+    _answer(raw_rsps, body)
+    with pytest.raises(TransientError):
+        make_cloud("v3").list_pools(MARKER)
+
+
+def test_marker_that_does_not_advance_stops(raw_rsps: responses.RequestsMock) -> None:
+    _answer(raw_rsps, '{"pools": [{"id": "a"}, {"id": "b"}]}')
+    with pytest.raises(TransientError, match="did not advance"):
+        make_cloud("v3", page_size=2).list_pools(MARKER)
+
+
+def test_retry_after_on_503(raw_rsps: responses.RequestsMock) -> None:
+    raw_rsps.add(
+        responses.GET,
+        ANY_URL,
+        json={"error_code": "ELB.5030", "error_msg": "unavailable"},
+        status=503,
+        headers={"Retry-After": "4", "X-Request-Id": "rid"},
+    )
+    with pytest.raises(TransientError) as info:
+        make_cloud("v2").list_certificates(MARKER)
+    assert info.value.retry_after == 4.0  # type: ignore[attr-defined]
+    assert info.value.request_id == "rid"

@@ -209,9 +209,15 @@ class SdkCloud:
         response = getattr(self._client, method)(request)
         raw = getattr(response, "raw_content", None)
         if not raw:
-            return {}
-        body = json.loads(raw)
-        return body if isinstance(body, dict) else {}
+            return {}  # 204 No Content (deletes)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            # e.g. an HTML page from a proxy; raised as an SDK error so it is translated.
+            raise _sdk_error(f"the response to {method} is not a JSON object")
+        return body
 
     def _guard(self, operation: str, kind: str, target: str, secrets: Sequence[str] = ()) -> Any:
         return translating(
@@ -228,18 +234,21 @@ class SdkCloud:
     def _list(self, method: str, collection: str, **filters: Any) -> list[dict[str, Any]]:
         """All items of a list call: v3 pages by `limit`+`marker` (reference §2.9)."""
         if self.flavour == "v2":  # v2 lists return everything without `limit` (§3.3)
-            return list(self._call(method, **filters).get(collection) or [])
+            return _collection(self._call(method, **filters), collection, method)
         items: list[dict[str, Any]] = []
         marker: str | None = None
         while True:
             params = dict(filters, limit=self._page_size)
             if marker:
                 params["marker"] = marker
-            page = list(self._call(method, **params).get(collection) or [])
+            page = _collection(self._call(method, **params), collection, method)
             items.extend(page)
             if len(page) < self._page_size:
                 return items
-            marker = str(page[-1]["id"])  # the last record's id (= page_info.next_marker)
+            last = str(page[-1]["id"])  # the last record's id (= page_info.next_marker)
+            if last == marker:
+                raise _sdk_error(f"{method} did not advance past marker {marker}")
+            marker = last
 
     def _list_kind(self, kind: Kind, target: str, **filters: Any) -> list[dict[str, Any]]:
         method = f"list_{_NOUN[self.flavour][kind]}s"
@@ -451,6 +460,21 @@ class SdkCloud:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _collection(body: Mapping[str, Any], collection: str, method: str) -> list[dict[str, Any]]:
+    """The list in a list response; a missing key is an error, never "nothing there"
+    (an empty observe would make the reconciler create duplicates)."""
+    items = body.get(collection)
+    if not isinstance(items, list):
+        raise _sdk_error(f"the response to {method} has no '{collection}' list")
+    return items
+
+
+def _sdk_error(message: str) -> Exception:
+    from huaweicloudsdkcore.exceptions.exceptions import SdkException
+
+    return SdkException(message)  # type: ignore[no-any-return]
 
 
 def _required(value: Any, message: str) -> str:

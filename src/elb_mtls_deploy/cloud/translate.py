@@ -8,7 +8,8 @@
     Connection/Timeout/HostUnreachable/SSL-> TransientError (endpoint reachable?)
     other SdkException                    -> TransientError (urllib3 retry errors and the like)
 
-Every error carries `retry_after` and `busy` attributes (None/False when not applicable).
+Every error carries `retry_after` (seconds from a `Retry-After` header on 429/5xx, else
+None) and `busy` (True only for a busy-LB 409) attributes.
 Messages read "<operation> <kind> <target> failed: <error_msg>"; they never include a
 request body, and any PEM private-key block or known secret the server might echo back
 is redacted. The SDK is imported lazily so that importing this module stays cheap.
@@ -129,8 +130,12 @@ def _from_response(exc: Any, text: str) -> CloudError:
     code = exc.error_code or None
     request_id = exc.request_id or None
     common: dict[str, Any] = {"status": status, "code": code, "request_id": request_id}
+    retry_after = parse_retry_after(getattr(exc, RETRY_AFTER_ATTR, None))
     if status >= 500:
-        return _with(TransientError(text, hint="a server-side error; retry later", **common))
+        return _with(
+            TransientError(text, hint="a server-side error; retry later", **common),
+            retry_after=retry_after,
+        )
     if status == 404:
         return _with(NotFoundError(text, **common))
     if status == 409:
@@ -142,7 +147,6 @@ def _from_response(exc: Any, text: str) -> CloudError:
         )
         return _with(ConflictError(text, hint=hint, **common), busy=busy)
     if status == 429:
-        retry_after = parse_retry_after(getattr(exc, RETRY_AFTER_ATTR, None))
         return _with(
             TransientError(text, hint="the API is throttling requests; retry later", **common),
             retry_after=retry_after,
