@@ -334,7 +334,8 @@ class Listener(Model):
     port: Port = 443
     protocol: Literal["HTTPS"] = "HTTPS"
     server_certificate: Name
-    client_ca: Name | None = None
+    # One CA, or several during a client-CA rollover: they are uploaded as one bundle.
+    client_ca: Name | Annotated[tuple[Name, ...], Field(min_length=1, max_length=10)] | None = None
     tls_policy: TlsPolicy = "tls-1-2"
     http2: bool = False
     idle_timeout: Annotated[int, Field(ge=0, le=4000)] = 60
@@ -346,6 +347,18 @@ class Listener(Model):
     @property
     def pool_name(self) -> str:
         return self.pool.name or self.name
+
+    @property
+    def client_cas(self) -> tuple[str, ...]:
+        """The trusted client CAs, in the order given (empty = one-way HTTPS)."""
+        if self.client_ca is None:
+            return ()
+        return (self.client_ca,) if isinstance(self.client_ca, str) else self.client_ca
+
+    @property
+    def client_ca_bundle(self) -> str | None:
+        """The uploaded certificate's local name: the CA's name, or names joined by '+'."""
+        return "+".join(self.client_cas) or None
 
 
 # --- the stack ------------------------------------------------------------------------
@@ -451,7 +464,10 @@ def _listener_problems(spec: Spec, roles: dict[str, str]) -> Iterator[ReferenceE
             roles, listener.server_certificate, "server", (*at, "server_certificate")
         )
         if listener.client_ca is not None:
-            yield from _cert_role_problem(roles, listener.client_ca, "ca", (*at, "client_ca"))
+            if len(set(listener.client_cas)) != len(listener.client_cas):
+                yield ReferenceError_("a CA is listed twice in 'client_ca'", (*at, "client_ca"))
+            for ca in listener.client_cas:
+                yield from _cert_role_problem(roles, ca, "ca", (*at, "client_ca"))
         elif listener.insert_headers.model_dump(include=_CLIENT_CERT_HEADERS) != dict.fromkeys(
             _CLIENT_CERT_HEADERS, False
         ):
