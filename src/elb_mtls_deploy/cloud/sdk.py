@@ -1,14 +1,17 @@
 """`CloudApi` over Huawei Cloud's official Python SDK (ELB v3 for dedicated, v2 for shared).
 
-The only module that talks to `huaweicloudsdkelb`/`huaweicloudsdkcore`, and it imports
-them lazily (inside `connect` and at call time) so that importing the CLI stays fast.
+With `translate` (its exception classes), the only code that touches `huaweicloudsdkelb`/
+`huaweicloudsdkcore`; both import them lazily (inside functions) so that importing the
+CLI stays fast.
 Every SDK call runs inside `translate.translating`, so no SDK exception leaves this
 module. Request bodies are plain dicts (see `wire`); responses are read from the raw
 bytes the SDK keeps (`raw_content`), so field names are the API's own.
 
-Requests per observe (N load balancers, P pools, H monitors; v3 pages hold `page_size`):
-v3 - one paged call per kind (ids chunked by 100); v2 - certificates 1, listeners N,
-pools 1, health monitors 1, members P (v2 has no project-wide member list).
+Requests per observe (N load balancers, P pools; v3 pages hold `page_size` items):
+v3 - one paged call per kind (multi-valued filters chunked by 100 ids); v2 - certificates
+1, listeners N (scalar `loadbalancer_id` filter), pools 1, health monitors 1 (unfiltered,
+matched here), members P (v2 has no project-wide member list). `find_loadbalancers`: v3 one
+call per non-empty filter kind (ids, names), v2 one unfiltered call.
 Retries are the reconciler's job: the SDK is built with `retry_times=0`.
 """
 
