@@ -128,7 +128,10 @@ def test_every_plain_key_encoding_imports(
     assert [c.action for c in report.certificates] == ["imported", "imported"]
     assert shop.key_pem is not None and shop.key_pem.startswith("-----BEGIN PRIVATE KEY-----")
     assert shop.issuer_name == "root" and report.findings == ()
-    assert sorted(p.name for p in (tmp_path / "pki").iterdir()) == []  # keys never copied
+    # Certificates are copied for reference; the key never is.
+    assert sorted(p.name for p in (tmp_path / "pki").iterdir()) == ["root.crt", "shop.crt"]
+    again = ensure_certificates(spec, tmp_path, {}, now)
+    assert all(c.files == () for c in again.certificates)
 
 
 def test_chain_from_file_and_after_the_leaf(
@@ -137,6 +140,8 @@ def test_chain_from_file_and_after_the_leaf(
     key_file = write_key(tmp_path, material["leaf"].key, Fmt.PKCS8)
     report = run_import(key={"file": key_file})
     shop = report.bundles["shop"]
+    assert (tmp_path / "pki" / "shop.chain.crt").read_text() == shop.chain_pem
+    assert not (tmp_path / "pki" / "shop.key").exists()
     assert shop.chain_pem == material["intermediate"].certificate_pem
     assert shop.upload_pem == material["leaf"].certificate_pem + shop.chain_pem
     assert shop.issuer_name == "root" and report.findings == ()

@@ -91,6 +91,14 @@ def write_atomic(path: Path, data: bytes, *, secret: bool) -> None:
         raise
 
 
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write a public file only when its content differs (keeps mtimes stable)."""
+    if path.exists() and path.read_bytes() == data:
+        return False
+    write_atomic(path, data, secret=False)
+    return True
+
+
 def move_aside(source: Path, target: Path) -> bool:
     """Rename `source` to `target` (replacing an older `.previous`); False if absent."""
     if not source.exists():

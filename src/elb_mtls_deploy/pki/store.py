@@ -32,7 +32,13 @@ from elb_mtls_deploy.pki.keys import (
     key_type_of,
     load_key,
 )
-from elb_mtls_deploy.pki.layout import CertFiles, ensure_directory, move_aside, write_atomic
+from elb_mtls_deploy.pki.layout import (
+    CertFiles,
+    ensure_directory,
+    move_aside,
+    write_atomic,
+    write_if_changed,
+)
 from elb_mtls_deploy.pki.lint import Finding, lint
 from elb_mtls_deploy.pki.p12 import export_p12, p12_holds, p12_profile
 from elb_mtls_deploy.pki.pem import is_signed_by, parse_certificates
@@ -142,7 +148,7 @@ class _Run:
         if isinstance(cert, ImportedCA | ImportedServer):
             bundle = self._import(role, cert)
             reason = f"from {cert.import_.certificate}"
-            self._record(bundle, "imported", reason, ())
+            self._record(bundle, "imported", reason, self._copy_imported(bundle))
         elif isinstance(cert, GeneratedCA | GeneratedServer | GeneratedClient):
             self._ensure_generated(role, cert)
 
@@ -155,6 +161,18 @@ class _Run:
                 cert.name, bundle.certificate, lambda: Issued.from_bundle(bundle).key
             )
         return bundle
+
+    def _copy_imported(self, bundle: Bundle) -> tuple[Path, ...]:
+        """Copy the imported leaf and chain (never the key) into the PKI dir, so it shows
+        exactly what is uploaded; rewritten only when the source changed."""
+        files = CertFiles(self.pki, bundle.name)
+        written = []
+        for path, text in ((files.crt, bundle.certificate_pem), (files.chain, bundle.chain_pem)):
+            if text and write_if_changed(path, text.encode("ascii")):
+                written.append(path)
+        if not bundle.chain_pem and files.chain.exists():
+            files.chain.unlink()  # the chain was dropped from the spec; a stale copy misleads
+        return tuple(written)
 
     def _known_issuer(self, bundle: Bundle) -> str | None:
         last = ([bundle.certificate, *bundle.chain])[-1]
