@@ -56,7 +56,14 @@ class PlanError(DeployError):
 
 
 class CloudError(DeployError):
-    """The ELB API refused or failed a call."""
+    """The ELB API refused or failed a call.
+
+    `busy` marks a 409 from a load balancer still applying another change (retry later);
+    `retry_after` carries the server's Retry-After seconds (429/503), when given.
+    """
+
+    busy: bool = False
+    retry_after: float | None = None
 
     def __init__(
         self,

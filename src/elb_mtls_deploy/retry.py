@@ -46,7 +46,7 @@ def call_with_retry(
         except CloudError as exc:
             if attempt == policy.attempts or not should_retry(exc, safe_to_repeat):
                 raise
-            delay = backoff(attempt, policy, rng, getattr(exc, "retry_after", None))
+            delay = backoff(attempt, policy, rng, exc.retry_after)
             if time.monotonic() + delay > deadline or (stop is not None and stop.is_set()):
                 raise
             sleep(delay)
@@ -56,7 +56,7 @@ def call_with_retry(
 def should_retry(exc: CloudError, safe_to_repeat: bool) -> bool:
     """Busy and throttled mean "not processed"; other transient errors only for idempotent calls."""
     if isinstance(exc, ConflictError):
-        return bool(getattr(exc, "busy", False))
+        return exc.busy
     if isinstance(exc, TransientError):
         return safe_to_repeat or exc.status == 429
     return False
