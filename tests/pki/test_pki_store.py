@@ -103,9 +103,8 @@ def test_renewal_inside_renew_before_keeps_the_previous_files(
     assert actions["web"].action == "renewed" and actions["alice"].action == "renewed"
     assert "within renew_before_days=30" in actions["web"].reason
     assert "previous kept as web.previous.crt" in actions["web"].reason
-    assert (pki / "web.previous.crt").read_bytes(), (
-        pki / "web.previous.key"
-    ).read_bytes() == old_web
+    previous = (pki / "web.previous.crt").read_bytes(), (pki / "web.previous.key").read_bytes()
+    assert previous == old_web
     assert stat.S_IMODE((pki / "web.previous.key").stat().st_mode) == 0o600
     assert pki / "web.previous.key" in actions["web"].files
     assert report.bundles["web"].fingerprint != first["web"].fingerprint
