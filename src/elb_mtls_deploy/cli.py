@@ -119,6 +119,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="HOST:PORT to connect to instead of the resolved one")
     p.add_argument("--server-name", help="SNI / hostname to check (default: first SAN)")
     p.add_argument("--junit", type=Path, help="write a JUnit XML report")
+    p.add_argument(
+        "--listener",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="verify only this listener (repeatable; needed with --address for several)",
+    )
+    p.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="report only these spec clients in the client:NAME rows (repeatable)",
+    )
     from elb_mtls_deploy.emulator.cli import register
 
     register(sub)
@@ -417,6 +431,48 @@ def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, out: Out) -> int:
-    from elb_mtls_deploy.errors import DeployError
+    from elb_mtls_deploy import workflow
+    from elb_mtls_deploy.pki import load_bundles
+    from elb_mtls_deploy.verify import Options, failed, verify_listeners
+    from elb_mtls_deploy.verify import junit as junit_report
 
-    raise DeployError("verify is not available yet", hint="see the verify issue")
+    loaded = workflow.load(args.spec, os.environ)
+    bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
+    options = Options(args.address, args.server_name, args.listener, args.client)
+    with workflow.connect(loaded) as conn:
+        embedded = conn.endpoint if conn.embedded_state_dir is not None else None
+        report = verify_listeners(
+            loaded.spec, bundles, conn.loadbalancers, embedded, options, workflow.now()
+        )
+    results = [r for _, rows in report for r in rows]
+    if args.junit:
+        junit_report.write(args.junit, results)
+    _print_verify(out, report)
+    bad = failed(results)
+    if bad:
+        out.err(f"error: {len(bad)} check(s) failed:")
+        for r in bad:
+            out.err(f"  {r.listener} {r.check}: {r.detail}")
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _print_verify(out: Out, report: Any) -> None:
+    marks = {"pass": "ok", "fail": "FAILED", "skip": "skipped"}
+    for where, rows in report:
+        out.line(f"listener {where.listener} at {where.address} ({where.source})")
+        for r in rows:
+            out.line(f"  {r.check:<22} {marks[r.status]:<8} {r.detail}")
+    results = [r for _, rows in report for r in rows]
+    counts = {s: sum(1 for r in results if r.status == s) for s in ("pass", "fail", "skip")}
+    out.line(f"Verify: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped.")
+    out.data(
+        {
+            "listeners": [
+                {"listener": w.listener, "address": w.address, "source": w.source}
+                for w, _ in report
+            ],
+            "results": [vars(r) for r in results],
+            "counts": counts,
+        }
+    )
