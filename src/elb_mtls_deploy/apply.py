@@ -1,10 +1,10 @@
 """Execute a plan against a `CloudApi`: wave by wave, bounded parallelism, members in batches.
 
-Owns the ordering guarantees at run time, retries of calls that are safe to repeat
-(throttling, busy load balancer, server errors — see `retry.py`), and the stop rule: on a
-permanent failure no new work starts, work in flight finishes, and the report says what
-was done, what failed and what was not started. Re-running continues from where the
-cloud is, because the next plan is computed from the cloud itself.
+Owns the ordering guarantees at run time and the stop rule: on a failure (the cloud
+wrapper in `resilient.py` has already spent its retries) or on Ctrl-C, no new work
+starts, work in flight finishes, and the report says what was done, what failed and what
+was not started. Re-running continues from where the cloud is, because the next plan is
+computed from the cloud itself.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any, Literal
 from elb_mtls_deploy.cloud.base import CloudApi
 from elb_mtls_deploy.errors import CloudError
 from elb_mtls_deploy.plan import Action, Plan
-from elb_mtls_deploy.retry import RetryPolicy, call_with_retry
 from elb_mtls_deploy.state import marker
 
 Status = Literal["done", "failed", "not started"]
@@ -42,6 +41,7 @@ class Outcome:
 @dataclass
 class Report:
     outcomes: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def failed(self) -> list[Outcome]:
@@ -60,7 +60,6 @@ class Engine:
     stack: str
     ids: MutableMapping[str, str]  # record key -> cloud id, updated as creates land
     workers: int = 8
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
     on_outcome: Listener = lambda outcome: None
     stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -74,8 +73,16 @@ class Engine:
                     report.outcomes += [Outcome(a, "not started") for a in actions]
                     continue
                 futures = [pool.submit(self._unit, unit) for unit in _units(actions)]
-                for future in futures:
-                    report.outcomes += future.result()
+                pending = list(futures)
+                while pending:
+                    try:
+                        report.outcomes += pending[0].result()
+                        pending.pop(0)
+                    except KeyboardInterrupt:
+                        # Ctrl-C: queued units see `stop` and report "not started"; calls
+                        # already on the wire finish, so the report tells the truth.
+                        self.stop.set()
+                        report.interrupted = True
         return report
 
     def _unit(self, unit: list[Action]) -> list[Outcome]:
@@ -115,7 +122,7 @@ class Engine:
             )
             return action.id
         description = marker(self.stack) if kind in ("certificate", "listener", "pool") else None
-        new_id = self._call(
+        new_id: str = self._call(
             lambda: cloud.create(kind, action.name, description, fields, action.payload), action
         )
         self._remember(action.key, new_id)
@@ -152,7 +159,8 @@ class Engine:
         return fields
 
     def _call(self, fn: Callable[[], Any], action: Action) -> Any:
-        return call_with_retry(fn, self.retry, safe_to_repeat=action.op != "create", stop=self.stop)
+        del action  # retries and adoption live in the cloud wrapper (resilient.py)
+        return fn()
 
     def _remember(self, record_key: str, new_id: str) -> None:
         with self._lock:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from elb_mtls_deploy.workflow import Connection, Loaded, Planned
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+MAX_PASSES = 3  # apply passes before giving up on a cloud that keeps changing under us
 
 
 class Out:
@@ -78,6 +79,20 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks")
     common.add_argument("--output", choices=("text", "json"), default="text")
+    common.add_argument(
+        "--retries",
+        type=int,
+        default=5,
+        metavar="N",
+        help="retries per API call on throttling, server errors and timeouts (default 5)",
+    )
+    common.add_argument(
+        "--retry-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="give up retrying a call after this long (default 120)",
+    )
     parser = argparse.ArgumentParser(
         prog="deploy",
         description="HTTPS with mutual TLS on Huawei Cloud ELB, from one reviewed YAML spec.",
@@ -153,6 +168,12 @@ def _add_debug_everywhere(parser: argparse.ArgumentParser) -> None:
 # --- commands -------------------------------------------------------------------------
 
 
+def _policy(args: argparse.Namespace) -> Any:
+    from elb_mtls_deploy.retry import RetryPolicy
+
+    return RetryPolicy(attempts=args.retries + 1, total_seconds=args.retry_timeout)
+
+
 def cmd_schema(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy.spec.model import Spec
 
@@ -173,9 +194,8 @@ def cmd_validate(args: argparse.Namespace, out: Out) -> int:
     if errors:
         out.err(f"error: {args.spec}: {len(errors)} certificate error(s); see above")
         return EXIT_ERROR
-    out.line(
-        f"{args.spec}: valid (stack {loaded.spec.stack!r}, {len(loaded.spec.listeners)} listener(s))"
-    )
+    listeners = len(loaded.spec.listeners)
+    out.line(f"{args.spec}: valid (stack {loaded.spec.stack!r}, {listeners} listener(s))")
     return EXIT_OK
 
 
@@ -233,7 +253,7 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
 
     loaded = workflow.load(args.spec, os.environ)
     _certs(loaded, out)
-    with workflow.connect(loaded) as conn:
+    with workflow.connect(loaded, _policy(args)) as conn:
         planned = workflow.make_plan(loaded, conn)
     plan = _with_expiry_notes(planned.plan, loaded, args.fail_on_expiry)
     document = to_json(plan, str(args.spec), loaded.digest)
@@ -296,7 +316,7 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
             hint="run `deploy plan` again and apply the new plan",
         )
     _certs(loaded, out)
-    with workflow.connect(loaded) as conn:
+    with workflow.connect(loaded, _policy(args)) as conn:
         planned = workflow.make_plan(loaded, conn)
         if saved:
             _check_saved(saved, planned.plan, args.spec)
@@ -344,17 +364,30 @@ def _converge(planned: Planned, loaded: Loaded, conn: Connection, out: Out, args
     if not args.auto_approve and not _confirm(out):
         out.err("apply cancelled; nothing was changed")
         return EXIT_ERROR
-    report = _run(planned, loaded, out, conn, getattr(args, "workers", 8))
-    _print_report(report, out)
-    if report.failed:
-        return EXIT_ERROR
-    after = workflow.make_plan(loaded, conn, destroy=plan_is_destroy(args)).plan
-    if not after.empty:
-        out.err("error: the cloud still differs from the spec after apply:")
-        out.err(render_text(after))
-        return EXIT_ERROR
+    destroy = plan_is_destroy(args)
+    for attempt in range(1, MAX_PASSES + 1):
+        report = _run(planned, loaded, out, conn, getattr(args, "workers", 8))
+        _print_report(report, out)
+        if report.interrupted:
+            return 130
+        if report.failed:
+            return EXIT_ERROR
+        planned = workflow.make_plan(loaded, conn, destroy=destroy)
+        if planned.plan.empty:
+            break
+        if attempt == MAX_PASSES or planned.plan.conflicts:
+            out.err("error: the cloud still differs from the spec after apply:")
+            out.err(render_text(planned.plan))
+            out.err(
+                "Another writer may be changing this stack at the same time (a second "
+                "pipeline?). Serialise applies (GitLab resource_group) and re-run apply."
+            )
+            return EXIT_ERROR
+        # Someone else changed the stack while we applied (or left duplicates): go again.
+        out.line(f"The cloud changed during apply; converging again (pass {attempt + 1}):")
+        out.line(render_text(planned.plan, out.colour))
     out.line("Apply complete; a fresh plan shows no changes.")
-    if not plan_is_destroy(args):
+    if not destroy:
         _where(conn, out)
     return EXIT_OK
 
@@ -381,6 +414,7 @@ def _run(planned: Planned, loaded: Loaded, out: Out, conn: Connection, workers: 
         out.line(f"  {mark:<7} {outcome.action.label:<48} {outcome.seconds:6.2f}s")
 
     engine = Engine(conn.cloud, loaded.spec.stack, ids, workers=workers, on_outcome=progress)
+    conn.cloud.stop = engine.stop  # Ctrl-C or a failure also ends retry back-offs
     started = time.monotonic()
     report = engine.run(planned.plan)
     out.line(f"  ({time.monotonic() - started:.2f}s)")
@@ -389,6 +423,8 @@ def _run(planned: Planned, loaded: Loaded, out: Out, conn: Connection, workers: 
 
 def _print_report(report: Report, out: Out) -> None:
     done, failed, skipped = (report.count(s) for s in ("done", "failed", "not started"))
+    if report.interrupted:
+        out.err("Interrupted: calls in flight were finished; nothing new was started.")
     out.line(f"Applied: {done} done, {failed} failed, {skipped} not started.")
     for outcome in report.failed:
         out.err(f"error: {outcome.action.label}: {outcome.error}")
@@ -425,7 +461,7 @@ def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy import workflow
 
     loaded = workflow.load(args.spec, os.environ)
-    with workflow.connect(loaded) as conn:
+    with workflow.connect(loaded, _policy(args)) as conn:
         planned = workflow.make_plan(loaded, conn, destroy=True)
         return _converge(planned, loaded, conn, out, args)
 

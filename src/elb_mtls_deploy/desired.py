@@ -49,7 +49,7 @@ def build_desired(
 
 def _referenced_certificates(spec: Spec) -> set[str]:
     names = {listener.server_certificate for listener in spec.listeners}
-    names.update(listener.client_ca_bundle for listener in spec.listeners if listener.client_ca)
+    names.update(filter(None, (listener.client_ca_bundle for listener in spec.listeners)))
     return names
 
 
@@ -62,7 +62,9 @@ def _upload(name: str, uploads: Mapping[str, UploadCert]) -> UploadCert:
     if "+" not in name:
         return uploads[name]
     parts = [uploads[part] for part in name.split("+")]
-    return UploadCert("client", "".join(p.pem if p.pem.endswith("\n") else p.pem + "\n" for p in parts))
+    return UploadCert(
+        "client", "".join(p.pem if p.pem.endswith("\n") else p.pem + "\n" for p in parts)
+    )
 
 
 def _certificate(stack: str, name: str, upload: UploadCert) -> Record:
@@ -113,7 +115,7 @@ def _listener(stack: str, listener: Listener, flavour: Flavour, lb_id: str) -> R
 
 def _pool_records(stack: str, listener: str, pool_name: str, pool: Pool) -> list[Record]:
     pool_key = key("pool", pool_name)
-    persistence = None
+    persistence: dict[str, Any] | None = None
     if pool.session_persistence is not None:
         sp = pool.session_persistence
         persistence = {"type": sp.type}

@@ -83,7 +83,7 @@ def _replaced_keys(desired: State, observed: State) -> dict[str, str]:
             if record_key in replaced or record_key not in observed.records:
                 continue
             parents = [
-                want.fields.get(f) for f in IMMUTABLE[want.kind] if want.fields.get(f) in replaced
+                str(want.fields[f]) for f in IMMUTABLE[want.kind] if want.fields.get(f) in replaced
             ]
             if parents:
                 replaced[record_key] = f"its {parents[0].split(':')[0]} is replaced"
@@ -160,8 +160,9 @@ def _port_conflicts(desired: State, observed: State, actions: Iterable[Action]) 
         )
         other = foreign.get(spot)
         if other is not None:
+            name = action.key.split(":", 1)[1]
             problems.append(
-                f"listener {action.key.split(':', 1)[1]}: port {spot[1]} on load balancer {spot[0]} "
+                f"listener {name}: port {spot[1]} on load balancer {spot[0]} "
                 f"is taken by listener {other.name!r} ({other.id}), which this stack does not own; "
                 "choose another port or remove that listener"
             )

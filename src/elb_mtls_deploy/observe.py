@@ -58,9 +58,14 @@ def to_state(snapshot: Snapshot, stack: str) -> State:
             if record.id:
                 ids[record.id] = record.key
 
-    for cert in snapshot.certificates:
-        if _owned(cert, stack):
-            add(_certificate(cert, stack))
+    in_use = _referenced_ids(snapshot.listeners, stack)
+    # When another writer left two certificates under one name, the one a listener
+    # uses is the one to keep (deleting the other cannot break anything).
+    owned_certs = sorted(
+        (c for c in snapshot.certificates if _owned(c, stack)), key=lambda c: c.id not in in_use
+    )
+    for cert in owned_certs:
+        add(_certificate(cert, stack))
     foreign: list[ForeignListener] = []
     for listener in snapshot.listeners:
         if _owned(listener, stack):
@@ -74,8 +79,8 @@ def to_state(snapshot: Snapshot, stack: str) -> State:
                     int(listener.fields.get("protocol_port") or 0),
                 )
             )
-    for listener in [r for r in records.values() if r.kind == "listener"]:
-        records[listener.key] = _with_refs(listener, ids)
+    for record in [r for r in records.values() if r.kind == "listener"]:
+        records[record.key] = _with_refs(record, ids)
     pool_keys = _add_pools(snapshot.pools, stack, ids, add)
     _add_children(snapshot, stack, pool_keys, add)
     return State(records=records, foreign_listeners=tuple(foreign), duplicates=tuple(duplicates))
@@ -87,6 +92,17 @@ def digest_source(state: State) -> list[Any]:
     rows += [["duplicate", r.key, r.id] for r in state.duplicates]
     rows += [["foreign", f.id, f.loadbalancer_id, f.protocol_port] for f in state.foreign_listeners]
     return sorted(rows, key=repr)
+
+
+def _referenced_ids(listeners: Sequence[Observed], stack: str) -> set[str]:
+    refs = ("default_tls_container_ref", "client_ca_tls_container_ref")
+    return {
+        str(item.fields[r])
+        for item in listeners
+        if _owned(item, stack)
+        for r in refs
+        if item.fields.get(r)
+    }
 
 
 def _owned(item: Observed, stack: str) -> bool:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from elb_mtls_deploy.plan import Action
-from elb_mtls_deploy.state import KINDS, State
+from elb_mtls_deploy.state import KINDS, REFERENCE_FIELDS, State
 
 _RANK = {kind: i for i, kind in enumerate(KINDS)}
 
@@ -73,10 +73,12 @@ def _refs(action: Action) -> list[str]:
 
 def _holders(action: Action, observed: State) -> list[str]:
     """Keys of observed records that reference the record this delete removes."""
+    names = {action.key, f"id:{action.id}"}  # a duplicate is referenced by its raw id
     return [
         record.key
         for record in observed.records.values()
-        if action.key in record.references() and record.key != action.key
+        if record.key != action.key
+        and any(record.fields.get(f) in names for f in REFERENCE_FIELDS[record.kind])
     ]
 
 

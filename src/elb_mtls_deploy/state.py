@@ -46,7 +46,7 @@ def marker(stack: str) -> str:
 
 
 def cloud_name(stack: str, kind: Kind, local: str) -> str:
-    """The name a record has in the cloud; the stack prefix makes ownership visible in the console."""
+    """The cloud name of a record; the stack prefix makes ownership visible in the console."""
     if kind == "healthmonitor":
         return f"{stack}-{local}-hm"
     if kind == "member":
@@ -63,7 +63,7 @@ def split_key(record_key: str) -> tuple[Kind, str]:
     kind, _, local = record_key.partition(":")
     if kind not in KINDS:
         raise ValueError(f"not a record key: {record_key!r}")
-    return kind, local  # type: ignore[return-value]
+    return kind, local
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,11 @@ from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.errors import DeployError, SpecError
 from elb_mtls_deploy.observe import digest_source, observe, to_state
 from elb_mtls_deploy.plan import Plan, digest
+from elb_mtls_deploy.resilient import ResilientCloud
+from elb_mtls_deploy.retry import RetryPolicy
 from elb_mtls_deploy.spec.load import load_spec
 from elb_mtls_deploy.spec.model import EmbeddedTarget, LoadBalancerRef, Spec
-from elb_mtls_deploy.state import Flavour, State
+from elb_mtls_deploy.state import Flavour, State, marker
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def uploads(loaded: Loaded) -> dict[str, UploadCert]:
 
 @dataclass
 class Connection:
-    cloud: CloudApi
+    cloud: ResilientCloud
     flavour: Flavour
     loadbalancers: dict[LoadBalancerRef, LoadBalancerInfo]
     endpoint: str
@@ -73,19 +75,27 @@ class Connection:
 
 
 @contextmanager
-def connect(loaded: Loaded) -> Iterator[Connection]:
-    """Open the cloud the spec targets; an embedded emulator lives as long as the block."""
+def connect(loaded: Loaded, policy: RetryPolicy | None = None) -> Iterator[Connection]:
+    """Open the cloud the spec targets; an embedded emulator lives as long as the block.
+
+    The SDK client is wrapped in `ResilientCloud`: retries with backoff, adoption of what
+    a lost create made. `policy` bounds the retries (attempts and total time).
+    """
     from elb_mtls_deploy.cloud import sdk
 
     target = loaded.spec.target
+    policy = policy or RetryPolicy()
+    owner = marker(loaded.spec.stack)
     with _endpoint(loaded) as (endpoint, credentials):
-        probe = sdk.connect("v2" if target.api == "v2" else "v3", credentials, endpoint)
+        probe = ResilientCloud(
+            sdk.connect("v2" if target.api == "v2" else "v3", credentials, endpoint), owner, policy
+        )
         try:
             lbs = _resolve_loadbalancers(loaded.spec, probe)
             flavour = _flavour(target.api, lbs)
         finally:
             probe.close()
-        cloud = sdk.connect(flavour, credentials, endpoint)
+        cloud = ResilientCloud(sdk.connect(flavour, credentials, endpoint), owner, policy)
         state_dir = target.state_dir if isinstance(target, EmbeddedTarget) else None
         try:
             yield Connection(cloud, flavour, lbs, endpoint, state_dir)

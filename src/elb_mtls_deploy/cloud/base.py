@@ -56,7 +56,10 @@ class CloudApi(Protocol):
     """What the reconciler needs from ELB. Implementations translate every SDK exception
     into `elb_mtls_deploy.errors.CloudError` subclasses."""
 
-    flavour: Flavour
+    @property
+    def flavour(self) -> Flavour:
+        """Which API version this client speaks."""
+        ...
 
     def find_loadbalancers(
         self, ids: Sequence[str], names: Sequence[str]

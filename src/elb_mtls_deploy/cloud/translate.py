@@ -167,6 +167,6 @@ def _permanent_hint(status: int) -> str | None:
 
 def _with(err: CloudError, *, busy: bool = False, retry_after: float | None = None) -> CloudError:
     # Attributes live on the instance so errors.py stays version-neutral.
-    err.busy = busy  # type: ignore[attr-defined]
-    err.retry_after = retry_after  # type: ignore[attr-defined]
+    err.busy = busy
+    err.retry_after = retry_after
     return err
