@@ -54,7 +54,8 @@ def uploads(loaded: Loaded) -> dict[str, UploadCert]:
     """What each referenced certificate uploads; bundles are read-only here (certs ran first)."""
     from elb_mtls_deploy.pki import load_bundles
 
-    bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
+    with pki_lock(loaded, exclusive=False):
+        bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
     result: dict[str, UploadCert] = {}
     for name, bundle in bundles.items():
         if bundle.role == "server":
@@ -179,10 +180,24 @@ def observe_state(loaded: Loaded, conn: Connection) -> State:
     return to_state(observe(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack)
 
 
+@contextmanager
+def pki_lock(loaded: Loaded, exclusive: bool) -> Iterator[None]:
+    """Serialise PKI writers (two applies of one stack on one machine would otherwise each
+    issue a CA and mix the files); readers share the lock."""
+    import fcntl
+
+    pki = loaded.base_dir / loaded.spec.pki_dir
+    pki.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with (pki / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+
+
 def ensure_certs(loaded: Loaded) -> Any:
     from elb_mtls_deploy.pki import ensure_certificates
 
-    report = ensure_certificates(loaded.spec, loaded.base_dir, loaded.env, now())
+    with pki_lock(loaded, exclusive=True):
+        report = ensure_certificates(loaded.spec, loaded.base_dir, loaded.env, now())
     errors = [f for f in report.findings if f.severity == "error"]
     if errors:
         raise DeployError(
