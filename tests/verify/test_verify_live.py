@@ -4,6 +4,7 @@ listener and fails, naming the right check, when the cloud is bent behind the to
 from __future__ import annotations
 
 import json
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def test_mutual_auth_off_fails_no_client_cert(deployed: Live) -> None:
 
 def test_spec_without_client_ca_applied_fails_against_the_mutual_spec(live: Live) -> None:
     one_way = live.root / "one-way.yaml"
-    one_way.write_text(__import__("textwrap").dedent(spec_text(live.members, client_ca=None)))
+    one_way.write_text(textwrap.dedent(spec_text(live.members, client_ca=None)))
     live.apply(one_way)
     live.write(spec_text(live.members))
     code, rows, _ = results(live)
@@ -93,7 +94,7 @@ def test_wrong_ca_bound_fails_valid_client(deployed: Live) -> None:
     other = issue_ca(Subject(common_name="Someone Else CA"), "ec-p256", 30, now())
     other_id = deployed.upload("someone-else-ca", "client", other.certificate_pem)
     deployed.update_listener(client_ca_tls_container_ref=other_id)
-    code, rows, err = results(deployed)
+    code, rows, _ = results(deployed)
     assert code == 1
     assert failing(rows) == {"valid-client", "client:teller"}
     assert rows["no-client-cert"]["status"] == "pass"
@@ -113,7 +114,7 @@ def test_wrong_server_certificate_bound_fails_fingerprint_and_hostname(deployed:
     )
     rogue_id = deployed.upload("rogue-www", "server", rogue.certificate_pem, rogue.key_pem)
     deployed.update_listener(default_tls_container_ref=rogue_id)
-    code, rows, err = results(deployed)
+    code, rows, _ = results(deployed)
     assert code == 1
     assert failing(rows) == {"server-fingerprint", "hostname"}
     assert "another certificate is bound" in rows["server-fingerprint"]["detail"]
@@ -161,7 +162,7 @@ def test_old_ca_client_without_ca_key_skips_expired_check(live: Live) -> None:
         "        - name: client-ca\n          import: {certificate: ext-ca.crt}\n",
     )
     spec = live.root / "imported.yaml"
-    spec.write_text(__import__("textwrap").dedent(text))
+    spec.write_text(textwrap.dedent(text))
     code, out, err = live.run("certs", str(spec))
     assert code == 0, out + err
     code, out, err = live.verify(spec=spec)
