@@ -9,6 +9,9 @@ imports nothing from the rest of ``elb_mtls_deploy``: it speaks only the wire fo
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .constants import (
     DEMO_AK,
     DEMO_PROJECT_ID,
@@ -18,9 +21,30 @@ from .constants import (
     SEEDED_SHARED_LB_ID,
     SEEDED_SHARED_LB_NAME,
 )
-from .core import Emulator, WireResponse
-from .faults import FaultConfig
-from .server import RunningServer, discover_server, start_server
+
+if TYPE_CHECKING:
+    from .core import Emulator, WireResponse
+    from .faults import FaultConfig
+    from .server import RunningServer, discover_server, start_server
+
+# The heavy parts (SQLite models, cryptography, servers) load on first use, so that
+# `deploy --help`, which registers the emulator's subcommands, stays fast.
+_LAZY = {
+    "Emulator": "core",
+    "WireResponse": "core",
+    "FaultConfig": "faults",
+    "RunningServer": "server",
+    "discover_server": "server",
+    "start_server": "server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "DEMO_AK",

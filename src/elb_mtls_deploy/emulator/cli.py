@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from .constants import DB_FILENAME, DEMO_AK, DEMO_PROJECT_ID, DEMO_SK
-from .faults import FaultConfig
-from .private import state
 
 DEFAULT_STATE_DIR = Path(".elb-emulator")
 
@@ -64,6 +62,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import start_server
 
     try:
+        from .faults import FaultConfig
+
         faults = FaultConfig(
             latency_ms=args.latency_ms,
             error_500_rate=args.error_rate,
@@ -111,6 +111,8 @@ def _is_state_dir(path: Path) -> bool:
 
 
 def cmd_state(args: argparse.Namespace) -> int:
+    from .private import state
+
     if not _is_state_dir(args.state_dir):
         print(f"error: {args.state_dir} is not an emulator state directory", file=sys.stderr)
         return 1
