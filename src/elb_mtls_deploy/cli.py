@@ -255,7 +255,7 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     _certs(loaded, out)
     with workflow.connect(loaded, _policy(args)) as conn:
         planned = workflow.make_plan(loaded, conn)
-    plan = _with_expiry_notes(planned.plan, loaded, args.fail_on_expiry)
+    plan = _with_expiry_notes(planned.plan, loaded, args.fail_on_expiry, planned.observed)
     document = to_json(plan, str(args.spec), loaded.digest)
     if args.out:
         _write_json(args.out, document)
@@ -270,7 +270,9 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
-def _with_expiry_notes(plan: Plan, loaded: Loaded, days: int | None) -> Plan:
+def _with_expiry_notes(plan: Plan, loaded: Loaded, days: int | None, observed: Any = None) -> Plan:
+    """With `--fail-on-expiry DAYS`: one EXPIRING note per certificate, local (the PKI
+    directory) or in the cloud (owned certificates' `expire_time`), ending within DAYS."""
     if days is None:
         return plan
     from dataclasses import replace
@@ -284,7 +286,28 @@ def _with_expiry_notes(plan: Plan, loaded: Loaded, days: int | None) -> Plan:
         for b in load_bundles(loaded.spec, loaded.base_dir, loaded.env).values()
         if b.not_after <= limit
     ]
+    for record in observed.by_kind("certificate") if observed is not None else ():
+        ends = _cloud_time(record.fields.get("expire_time"))
+        if ends is not None and ends <= limit:
+            notes.append(
+                f"EXPIRING: cloud certificate {record.name} (id {record.id}) expires "
+                f"{ends:%Y-%m-%d} (within {days} days)"
+            )
     return replace(plan, notes=(*plan.notes, *notes))
+
+
+def _cloud_time(value: Any) -> Any:
+    """The API's certificate times: v3 ISO 8601 (`...Z`), v2 `yyyy-MM-dd HH:mm:ss` UTC."""
+    from datetime import UTC, datetime
+
+    if not value:
+        return None
+    text = str(value).replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def workflow_now() -> Any:

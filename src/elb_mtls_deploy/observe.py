@@ -122,6 +122,8 @@ def _certificate(cert: Observed, stack: str) -> Record:
             "fingerprint": identity.fingerprint,
             "public_key_fingerprint": identity.public_key_fingerprint,
             "chain": identity.chain,
+            # Not compared (desired records do not carry it): read by the expiry gate.
+            "expire_time": cert.fields.get("expire_time"),
         }
     except ValueError:
         fields = {"type": cert.fields.get("type"), "fingerprint": "unreadable"}
