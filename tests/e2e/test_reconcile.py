@@ -110,6 +110,7 @@ def test_removing_a_listener_deletes_its_pool_and_members_then_certificates(stac
     assert len(stack.owned("listeners")) == 2
     stack.write(spec_text())
     code, out = plan(stack)
+    assert code == 2
     lines = [line.strip() for line in out.splitlines() if line.strip().startswith("- ")]
     assert lines == [
         "- member        api:127.0.0.1:19100  (e2e-api-127.0.0.1-19100, id "
@@ -176,7 +177,9 @@ def _create_foreign_listener(stack: Stack, port: int) -> str:
         .build()
     )
     option = model.CreateListenerOption(
-        loadbalancer_id=SEEDED_DEDICATED_LB_ID, protocol="HTTP", protocol_port=port,
+        loadbalancer_id=SEEDED_DEDICATED_LB_ID,
+        protocol="HTTP",
+        protocol_port=port,
         name="someone-else",
     )
     response = client.create_listener(
