@@ -216,10 +216,7 @@ def cmd_certs(args: argparse.Namespace, out: Out) -> int:
 def _certs(loaded: Loaded, out: Out) -> Any:
     from elb_mtls_deploy import workflow
 
-    try:
-        report = workflow.ensure_certs(loaded)
-    finally:
-        pass
+    report = workflow.ensure_certs(loaded)
     for cert in report.certificates:
         out.line(
             f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} sha256:{cert.fingerprint[:16]}…  "
