@@ -129,6 +129,11 @@ def _parser() -> argparse.ArgumentParser:
     p = command("destroy", cmd_destroy, "delete everything this stack owns, certificates last")
     p.add_argument("spec", type=Path)
     p.add_argument("--auto-approve", action="store_true")
+    p.add_argument(
+        "--purge-pki",
+        action="store_true",
+        help="also delete the PKI directory (keys included) once the cloud is clean",
+    )
     p = command("verify", cmd_verify, "prove mutual TLS works with real handshakes")
     p.add_argument("spec", type=Path)
     p.add_argument("--address", help="HOST:PORT to connect to instead of the resolved one")
@@ -483,7 +488,17 @@ def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
     loaded = workflow.load(args.spec, os.environ)
     with workflow.connect(loaded, _policy(args)) as conn:
         planned = workflow.make_plan(loaded, conn, destroy=True)
-        return _converge(planned, loaded, conn, out, args)
+        code = _converge(planned, loaded, conn, out, args)
+    if code == EXIT_OK and args.purge_pki:
+        import shutil
+
+        pki = loaded.base_dir / loaded.spec.pki_dir
+        if pki.is_dir():
+            shutil.rmtree(pki)
+            out.line(f"Deleted the PKI directory {pki} (as asked with --purge-pki).")
+    elif code == EXIT_OK:
+        out.line("The PKI files were kept; pass --purge-pki to delete them too.")
+    return code
 
 
 def cmd_verify(args: argparse.Namespace, out: Out) -> int:

@@ -186,3 +186,14 @@ def _create_foreign_listener(stack: Stack, port: int) -> str:
         model.CreateListenerRequest(body=model.CreateListenerRequestBody(listener=option))
     )
     return str(response.listener.id)
+
+
+def test_destroy_keeps_the_pki_unless_asked(stack: Stack) -> None:
+    stack.write(spec_text())
+    apply(stack)
+    code, out, _ = stack.run("destroy", str(stack.spec), "--auto-approve")
+    assert code == 0 and "The PKI files were kept" in out
+    assert (stack.root / "pki" / "www.key").exists()
+    code, out, _ = stack.run("destroy", str(stack.spec), "--auto-approve", "--purge-pki")
+    assert code == 0 and "Deleted the PKI directory" in out
+    assert not (stack.root / "pki").exists()
