@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import socket
+import sys
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,6 +62,13 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, port: int, emulator: Emulator) -> None:
         self.emulator = emulator
         super().__init__((HOST, port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that dies mid-request (killed pipeline, Ctrl-C) is not a server error:
+        # no traceback on the `deploy emulator serve` console for a broken pipe or reset.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class RunningServer:
