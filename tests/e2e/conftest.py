@@ -7,45 +7,16 @@ real HTTP, and the test can read the emulator's request statistics afterwards.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from elb_mtls_deploy.cli import main
-from elb_mtls_deploy.emulator import RunningServer, start_server
-from elb_mtls_deploy.emulator.private import state as emulator_state
+from elb_mtls_deploy.emulator import start_server
+from tests.stacks import CliStack
 
 
-@dataclass
-class Stack:
-    root: Path
-    server: RunningServer
-    capsys: pytest.CaptureFixture[str]
-
-    @property
-    def spec(self) -> Path:
-        return self.root / "spec.yaml"
-
-    def write(self, text: str) -> Path:
-        self.spec.write_text(textwrap.dedent(text))
-        return self.spec
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        code = main(list(args))
-        captured = self.capsys.readouterr()
-        return code, captured.out, captured.err
-
-    def cloud(self) -> dict[str, Any]:
-        return emulator_state(self.server.emulator)
-
-    def owned(self, kind: str, stack: str = "e2e") -> list[dict[str, Any]]:
-        return [r for r in self.cloud()[kind] if str(r.get("name") or "").startswith(f"{stack}-")]
-
+class Stack(CliStack):
     def statuses(self) -> dict[str, int]:
         return dict(self.server.emulator.stats.snapshot()["by_status"])
 

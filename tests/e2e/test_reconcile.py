@@ -165,17 +165,11 @@ def test_stale_saved_plan_is_refused(stack: Stack) -> None:
 
 
 def _create_foreign_listener(stack: Stack, port: int) -> str:
-    from huaweicloudsdkcore.auth.credentials import BasicCredentials
-    from huaweicloudsdkelb.v3 import ElbClient, model
+    from huaweicloudsdkelb.v3 import model
 
-    from elb_mtls_deploy.emulator import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, SEEDED_DEDICATED_LB_ID
+    from elb_mtls_deploy.emulator import SEEDED_DEDICATED_LB_ID
 
-    client = (
-        ElbClient.new_builder()
-        .with_credentials(BasicCredentials(DEMO_AK, DEMO_SK, DEMO_PROJECT_ID))
-        .with_endpoint(stack.server.endpoint)
-        .build()
-    )
+    client = stack.sdk()
     option = model.CreateListenerOption(
         loadbalancer_id=SEEDED_DEDICATED_LB_ID,
         protocol="HTTP",

@@ -5,28 +5,22 @@ the cloud behind the tool's back (mutual auth off, another CA, another certifica
 from __future__ import annotations
 
 import socket
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
-from elb_mtls_deploy.cli import main
 from elb_mtls_deploy.emulator import (
-    DEMO_AK,
-    DEMO_PROJECT_ID,
-    DEMO_SK,
-    RunningServer,
     start_server,
 )
 from elb_mtls_deploy.emulator.private import dataplane as emulator_dataplane
-from elb_mtls_deploy.emulator.private import state as emulator_state
 from elb_mtls_deploy.pki import Bundle, load_bundles
 from elb_mtls_deploy.spec.load import load_spec
 from elb_mtls_deploy.verify.handshake import Attempt, ClientIdentity, Probe, attempt
+from tests.stacks import CliStack
 
 
 def free_port() -> int:
@@ -36,25 +30,9 @@ def free_port() -> int:
 
 
 @dataclass
-class Live:
-    root: Path
-    server: RunningServer
-    capsys: pytest.CaptureFixture[str]
-    members: tuple[int, int]
-
-    @property
-    def spec(self) -> Path:
-        return self.root / "spec.yaml"
-
-    def write(self, text: str) -> Path:
-        self.spec.write_text(textwrap.dedent(text))
-        return self.spec
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        code = main(list(args))
-        captured = self.capsys.readouterr()
-        return code, captured.out, captured.err
+class Live(CliStack):
+    members: tuple[int, int] = (0, 0)
+    stack: ClassVar[str] = "vfy"
 
     def apply(self, spec: Path | None = None) -> str:
         code, out, err = self.run("apply", str(spec or self.spec), "--auto-approve")
@@ -67,12 +45,6 @@ class Live:
     def bundles(self, spec: Path | None = None) -> dict[str, Bundle]:
         return load_bundles(load_spec(spec or self.spec, {}), self.root, {})
 
-    def cloud(self) -> dict[str, Any]:
-        return emulator_state(self.server.emulator)
-
-    def owned(self, kind: str) -> list[dict[str, Any]]:
-        return [r for r in self.cloud()[kind] if str(r.get("name") or "").startswith("vfy-")]
-
     def port(self, listener: str = "www") -> int:
         served = emulator_dataplane(self.server.emulator)["listeners"]
         return int(next(s["port"] for s in served if s["name"] == f"vfy-{listener}"))
@@ -83,17 +55,6 @@ class Live:
             bundle = self.bundles()[client]
             identity = ClientIdentity(client, bundle.certificate_pem, bundle.key_pem or "")
         return attempt("127.0.0.1", self.port(), Probe(server_name, identity))
-
-    def sdk(self) -> Any:
-        from huaweicloudsdkcore.auth.credentials import BasicCredentials
-        from huaweicloudsdkelb.v3 import ElbClient
-
-        return (
-            ElbClient.new_builder()
-            .with_credentials(BasicCredentials(DEMO_AK, DEMO_SK, DEMO_PROJECT_ID))
-            .with_endpoint(self.server.endpoint)
-            .build()
-        )
 
     def upload(self, name: str, kind: str, pem: str, key_pem: str | None = None) -> str:
         from huaweicloudsdkelb.v3 import model
