@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 
@@ -24,7 +25,11 @@ def identify(pem: str) -> PemIdentity:
     """Identity of a PEM blob (leaf first); ValueError if it holds no certificate."""
     certs = x509.load_pem_x509_certificates(pem.encode())
     leaf = certs[0]
-    spki = leaf.public_key().public_bytes(
+    try:
+        public_key = leaf.public_key()
+    except UnsupportedAlgorithm as exc:  # a key type cryptography cannot read: unreadable
+        raise ValueError(str(exc)) from None
+    spki = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return PemIdentity(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TypeAlias
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -104,7 +105,7 @@ def load_key(
 def _parse_key(data: bytes, *, where: str, password: bytes | None, env: str | None) -> object:
     try:
         return serialization.load_pem_private_key(data, password=password)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         # cryptography says "Bad decrypt" or "Could not deserialize"; both may echo nothing
         # secret, but we word the message ourselves to be sure.
         pass

@@ -33,12 +33,18 @@ def parse_certificates(data: bytes, where: str) -> list[x509.Certificate]:
             hint="put the certificate (and chain) in one file and the private key in another",
         )
     try:
-        return x509.load_pem_x509_certificates(data)
-    except ValueError:
+        certificates = x509.load_pem_x509_certificates(data)
+        for certificate in certificates:
+            # cryptography parses the key and extensions lazily: read them here, so a
+            # damaged one is a clear error now rather than an exception deep in the linter.
+            certificate.public_key()
+            certificate.extensions  # noqa: B018
+    except (ValueError, UnsupportedAlgorithm):
         raise CertificateError(
             f"{where} holds a damaged PEM certificate",
             hint="re-export it from its source; `openssl x509 -in FILE -noout` shows the error",
         ) from None
+    return certificates
 
 
 def _hint_for(data: bytes) -> str:
