@@ -6,6 +6,7 @@ catalogue needs (CA flag, EKU, SAN, validity window, hash, key type).
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,6 +107,12 @@ def issue(
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     algorithm = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     return Issued(builder.sign(signer, algorithm), private)
+
+
+def armour(label: str, der: bytes) -> bytes:
+    body = base64.encodebytes(der).decode().replace("\n", "")
+    lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    return f"-----BEGIN {label}-----\n{lines}\n-----END {label}-----\n".encode()
 
 
 def write(path: Path, data: bytes) -> Path:

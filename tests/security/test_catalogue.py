@@ -25,7 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from elb_mtls_deploy.cli import main
 from elb_mtls_deploy.emulator import RunningServer, start_server
-from tests.security.material import Issued, issue, write
+from tests.security.material import Issued, armour, issue, write
 
 pytestmark = pytest.mark.slow
 
@@ -232,6 +232,25 @@ def damaged_pem(ws: Workspace) -> None:
     ws.file("www.crt", ("\n".join(lines) + "\n").encode())
 
 
+# id-ecPublicKey (1.2.840.10045.2.1) with its last arc changed: an unknown key algorithm.
+EC_KEY_OID = bytes.fromhex("06072a8648ce3d0201")
+UNKNOWN_OID = bytes.fromhex("06072a8648ce3d0263")
+
+
+def unknown_key_algorithm_in_certificate(ws: Workspace) -> None:
+    der = ws.m.leaf.der.replace(EC_KEY_OID, UNKNOWN_OID)
+    ws.file("www.crt", armour("CERTIFICATE", der) + ws.m.inter.pem)
+
+
+def damaged_extension(ws: Workspace) -> None:
+    der = ws.m.leaf.der.replace(b"\x82\x0cwww.test.com", b"\x00\x0cwww.test.com")
+    ws.file("www.crt", armour("CERTIFICATE", der) + ws.m.inter.pem)
+
+
+def unknown_key_algorithm_in_key(ws: Workspace) -> None:
+    ws.file("www.key", armour("PRIVATE KEY", ws.m.leaf.key_der().replace(EC_KEY_OID, UNKNOWN_OID)))
+
+
 def junk_certificate(ws: Workspace) -> None:
     ws.file("www.crt", os.urandom(2048).replace(b"-", b"_"))
 
@@ -356,6 +375,10 @@ CATALOGUE: list[tuple[str, Edit, str]] = [
     ("Ed25519 key", ed25519_key, "Ed25519"),
     ("damaged PEM body", damaged_pem, "damaged PEM certificate"),
     ("binary junk as certificate", junk_certificate, "is not a PEM certificate"),
+    # found by test_fuzz.py: these three ended in "unexpected ...; this is a bug"
+    ("unknown key algorithm", unknown_key_algorithm_in_certificate, "damaged PEM certificate"),
+    ("damaged subjectAltName", damaged_extension, "damaged PEM certificate"),
+    ("key of an unknown algorithm", unknown_key_algorithm_in_key, "readable private key"),
     ("junk inside a PEM key block", junk_key, "does not hold a readable private key"),
     ("CA key variable unset", ca_key_env_unset, "environment variable CA_KEY is not set"),
     ("CA key variable holds junk", ca_key_env_junk, "environment variable CA_KEY"),
