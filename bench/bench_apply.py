@@ -30,7 +30,7 @@ def run(ctx: Any) -> Table:
     baseline = _baseline(ctx)
     default = _ours(ctx, latency, [])
     wide = _ours(ctx, latency, ["--workers", "64"])
-    floor = _ours(ctx, 0, [], repeats=1)
+    floor = _ours(ctx, 0, [])
     table.add(
         "baseline: raw SDK, one call per resource, sequential",
         f"{latency} ms",
@@ -59,6 +59,15 @@ def run(ctx: Any) -> Table:
         "",
         "",
     )
+    added = default[0] - floor[0]
+    table.add(
+        "derived (approximate): ours (8 workers) minus the 0 ms row",
+        f"{latency} ms",
+        seconds(added),
+        "",
+        "",
+        ratio(added, bound),
+    )
     table.add(
         f"critical-path bound: depth {depth} x {latency} ms",
         f"{latency} ms",
@@ -82,7 +91,6 @@ def run(ctx: Any) -> Table:
             default[0] / bound <= TARGET_BOUND_RATIO,
         ),
     ]
-    added = default[0] - floor[0]
     table.notes += [
         f"depth {depth} = {OBSERVE_DEPTH} (observe before) + {waves} plan waves "
         f"(certificates -> listeners -> pools -> monitors and member batches) + "
@@ -90,8 +98,10 @@ def run(ctx: Any) -> Table:
         f"latency added to ours: {seconds(added)} = {added * 1000 / latency:.1f} round trips of "
         f"{latency} ms (the rest, {seconds(floor[0])}, is the no-latency floor: spec load, "
         "certificate checks, SDK signing and the emulator's own work, measured in this run)",
-        f"ours: median of {ctx.repeats} runs, each on a fresh emulator; baseline: one run "
-        "(it is the long one)",
+        f"ours: median of {ctx.repeats} runs per row, each on a fresh emulator; baseline: one "
+        "run (it is the long one)",
+        "the derived row is approximate: the emulator's own work and the added latency overlap "
+        "differently in the two rows, so it varies between runs",
     ]
     return table
 
