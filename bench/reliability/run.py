@@ -144,27 +144,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                     out, kinds, rounds, args.seed, report=report
                 )
     elapsed = time.monotonic() - started
-    if args.json:
-        args.json.write_text(json.dumps([_jsonable(r) for r in results], indent=1, default=str))
     lines = [summary(name, results) for name in names]
     print(f"\nseed {args.seed}, {elapsed:.0f}s")
     for line in lines:
         print(line)
     bad = [r for r in results if not r.ok]
-    print(
-        f"RESULT: {len(results) - len(bad)}/{len(results)} rounds clean; "
-        + "; ".join(line.split(": ", 1)[0] + ": " + line.split(": ", 1)[1] for line in lines)
-    )
+    print(f"RESULT: {len(results) - len(bad)}/{len(results)} rounds clean; " + "; ".join(lines))
+    if args.json:
+        args.json.write_text(json.dumps([_jsonable(r) for r in results], indent=1))
     return 1 if bad else 0
 
 
 def _jsonable(result: object) -> dict[str, object]:
-    from dataclasses import asdict
+    from campaigns import Round
 
-    data = asdict(result)  # type: ignore[call-overload]
-    data["reruns"] = getattr(result, "reruns", 0)
-    data["converged"] = getattr(result, "converged", False)
-    return data
+    assert isinstance(result, Round)
+    f = result.findings
+    return {
+        "campaign": result.campaign, "spec": result.spec, "round": result.index,
+        "seed": result.seed, "change": result.change, "exit_codes": result.codes,
+        "reruns": result.reruns, "converged": result.converged, "requests": result.requests,
+        "faults": dict(result.faults), "adopted": result.adopted, "passes": result.passes,
+        "kill": result.kill, "duplicates": f.duplicates, "orphans": f.orphans,
+        "missing": f.missing, "plan_empty": result.plan_empty, "seconds": result.seconds,
+        "detail": result.detail,
+    }  # fmt: skip
 
 
 if __name__ == "__main__":
