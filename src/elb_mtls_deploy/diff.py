@@ -13,7 +13,7 @@ from typing import Any
 
 from elb_mtls_deploy.order import order
 from elb_mtls_deploy.plan import Action, Change, Plan
-from elb_mtls_deploy.state import IMMUTABLE, Flavour, Record, State
+from elb_mtls_deploy.state import IMMUTABLE, Flavour, Record, State, changed_fields
 
 
 def diff(
@@ -49,18 +49,9 @@ def diff(
 
 def _changes(want: Record, have: Record) -> tuple[Change, ...]:
     return tuple(
-        Change(name, have.fields.get(name), value)
-        for name, value in sorted(want.fields.items())
-        if _normal(have.fields.get(name)) != _normal(value)
+        Change(name, have.fields.get(name), want.fields[name])
+        for name in changed_fields(want, have)
     )
-
-
-def _normal(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return tuple(_normal(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _normal(v)) for k, v in value.items() if v is not None))
-    return value
 
 
 def _replaced_keys(desired: State, observed: State) -> dict[str, str]:
@@ -139,11 +130,12 @@ def _delete(have: Record, observed: State, replacement: bool = False, reason: st
 
 
 def _parent_id(have: Record, observed: State) -> str | None:
-    """Members and health monitors are addressed through their pool's *current* id."""
-    pool_key = have.fields.get("pool")
-    if have.kind not in ("member", "healthmonitor") or not isinstance(pool_key, str):
+    """Members and health monitors are addressed through the pool they are in *now*."""
+    if have.kind not in ("member", "healthmonitor"):
         return None
-    pool = observed.records.get(pool_key)
+    if have.parent_id:
+        return have.parent_id
+    pool = observed.records.get(str(have.fields.get("pool")))
     return pool.id if pool else None
 
 

@@ -8,13 +8,24 @@ listeners only for port-conflict checks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from elb_mtls_deploy.certinfo import identify
 from elb_mtls_deploy.cloud.base import CloudApi, Observed
-from elb_mtls_deploy.state import ForeignListener, Kind, Record, State, key, marker
+from elb_mtls_deploy.state import (
+    IMMUTABLE,
+    KINDS,
+    REFERENCE_FIELDS,
+    ForeignListener,
+    Kind,
+    Record,
+    State,
+    changed_fields,
+    key,
+    marker,
+)
 
 
 @dataclass(frozen=True)
@@ -44,46 +55,123 @@ def observe(cloud: CloudApi, stack: str, loadbalancer_ids: Sequence[str]) -> Sna
     )
 
 
-def to_state(snapshot: Snapshot, stack: str) -> State:
-    """Owned records keyed like the desired state; foreign listeners kept aside."""
+def to_state(snapshot: Snapshot, stack: str, desired: State | None = None) -> State:
+    """Owned records keyed like the desired state; foreign listeners kept aside.
+
+    Several owned resources can share a key: an apply killed half-way through a
+    replacement leaves the old and the new listener, pool and members; two writers can
+    race to upload one certificate. Kind by kind (certificates first), the candidate
+    closest to the desired record is kept and references are mapped to the kept ids, so
+    the others, and everything hanging off them, become duplicates the plan deletes.
+    """
+    candidates = _candidates(snapshot, stack)
+    want = desired or State()
     records: dict[str, Record] = {}
     duplicates: list[Record] = []
     ids: dict[str, str] = {}
+    for kind in KINDS:
+        chosen: list[tuple[Record, list[Record]]] = []
+        for record_key, options in candidates[kind].items():
+            mapped = [_map_refs(option, ids) for option in options]
+            target = want.records.get(record_key)
+            best = min(mapped, key=lambda r: _distance(r, target))
+            chosen.append((best, [m for m in mapped if m is not best]))
+            if best.id:
+                ids[best.id] = record_key
+        for best, others in chosen:
+            records[best.key] = best
+            duplicates.extend(others)
+    return State(records, _foreign(snapshot, stack), tuple(duplicates))
+
+
+def _candidates(snapshot: Snapshot, stack: str) -> dict[Kind, dict[str, list[Record]]]:
+    """Every owned resource as a record whose reference fields still hold raw cloud ids."""
+    found: dict[Kind, dict[str, list[Record]]] = {kind: {} for kind in KINDS}
 
     def add(record: Record) -> None:
-        if record.key in records:
-            duplicates.append(record)
-        else:
-            records[record.key] = record
-            if record.id:
-                ids[record.id] = record.key
+        found[record.kind].setdefault(record.key, []).append(record)
 
     in_use = _referenced_ids(snapshot.listeners, stack)
-    # When another writer left two certificates under one name, the one a listener
-    # uses is the one to keep (deleting the other cannot break anything).
-    owned_certs = sorted(
-        (c for c in snapshot.certificates if _owned(c, stack)), key=lambda c: c.id not in in_use
-    )
-    for cert in owned_certs:
-        add(_certificate(cert, stack))
-    foreign: list[ForeignListener] = []
+    # A certificate a listener uses goes first: on a tie it is the one to keep.
+    for cert in sorted(snapshot.certificates, key=lambda c: c.id not in in_use):
+        if _owned(cert, stack):
+            add(_certificate(cert, stack))
     for listener in snapshot.listeners:
         if _owned(listener, stack):
-            add(_record("listener", listener, stack, listener.fields))
-        else:
-            foreign.append(
-                ForeignListener(
-                    listener.id,
-                    listener.name,
-                    str(listener.fields.get("loadbalancer_id")),
-                    int(listener.fields.get("protocol_port") or 0),
-                )
+            fields = {k: v for k, v in listener.fields.items() if k != "default_pool_id"}
+            add(_record("listener", listener, stack, fields))
+    pool_names: dict[str, str] = {}
+    for pool in snapshot.pools:
+        fields = {
+            k: v
+            for k, v in pool.fields.items()
+            if k not in ("listener_id", "healthmonitor_id", "loadbalancer_id")
+        }
+        listener_id = pool.fields.get("listener_id")
+        fields["listener"] = listener_id
+        add(_record("pool", pool, stack, fields, parent_id=str(listener_id or "") or None))
+        pool_names[pool.id] = _local(pool, stack)
+    for record in _children(snapshot, pool_names):
+        add(record)
+    return found
+
+
+def _children(snapshot: Snapshot, pool_names: Mapping[str, str]) -> Iterator[Record]:
+    monitor_pool = {str(p.fields.get("healthmonitor_id")): p.id for p in snapshot.pools}
+    for hm in snapshot.healthmonitors:
+        pool_id = str(hm.fields.get("pool_id") or monitor_pool.get(hm.id, ""))
+        if pool_id in pool_names:
+            fields = {k: v for k, v in hm.fields.items() if k != "pool_id"} | {"pool": pool_id}
+            local = pool_names[pool_id]
+            yield Record(
+                "healthmonitor",
+                key("healthmonitor", local),
+                hm.name,
+                fields,
+                hm.id,
+                parent_id=pool_id,
             )
-    for record in [r for r in records.values() if r.kind == "listener"]:
-        records[record.key] = _with_refs(record, ids)
-    pool_keys = _add_pools(snapshot.pools, stack, ids, add)
-    _add_children(snapshot, stack, pool_keys, add)
-    return State(records=records, foreign_listeners=tuple(foreign), duplicates=tuple(duplicates))
+    for member in snapshot.members:
+        pool_id = str(member.fields.get("pool_id"))
+        if pool_id in pool_names:
+            fields = {k: v for k, v in member.fields.items() if k != "pool_id"} | {"pool": pool_id}
+            local = f"{pool_names[pool_id]}:{fields.get('address')}:{fields.get('protocol_port')}"
+            yield Record(
+                "member", key("member", local), member.name, fields, member.id, parent_id=pool_id
+            )
+
+
+def _map_refs(record: Record, ids: Mapping[str, str]) -> Record:
+    """Raw ids in reference fields become keys of kept records, or `id:<raw>` otherwise."""
+    fields = dict(record.fields)
+    for name in REFERENCE_FIELDS[record.kind]:
+        value = fields.get(name)
+        if value and not (isinstance(value, str) and value.split(":", 1)[0] in (*KINDS, "id")):
+            fields[name] = ids.get(str(value), f"id:{value}")
+        elif not value:
+            fields[name] = None
+    return replace(record, fields=fields)
+
+
+def _distance(record: Record, target: Record | None) -> tuple[int, int]:
+    """How far a candidate is from the desired record: immutable differences first."""
+    if target is None:
+        return (0, 0)
+    changed = changed_fields(target, record)
+    return (sum(1 for f in changed if f in IMMUTABLE[record.kind]), len(changed))
+
+
+def _foreign(snapshot: Snapshot, stack: str) -> tuple[ForeignListener, ...]:
+    return tuple(
+        ForeignListener(
+            item.id,
+            item.name,
+            str(item.fields.get("loadbalancer_id")),
+            int(item.fields.get("protocol_port") or 0),
+        )
+        for item in snapshot.listeners
+        if not _owned(item, stack)
+    )
 
 
 def digest_source(state: State) -> list[Any]:
@@ -132,57 +220,12 @@ def _certificate(cert: Observed, stack: str) -> Record:
     )
 
 
-def _record(kind: Kind, item: Observed, stack: str, fields: Mapping[str, Any]) -> Record:
-    return Record(kind, key(kind, _local(item, stack)), item.name, dict(fields), item.id)
-
-
-def _with_refs(listener: Record, ids: Mapping[str, str]) -> Record:
-    fields = dict(listener.fields)
-    for name in ("default_tls_container_ref", "client_ca_tls_container_ref"):
-        value = fields.get(name)
-        fields[name] = _ref(value, ids)
-    fields.pop("default_pool_id", None)
-    return Record(listener.kind, listener.key, listener.name, fields, listener.id)
-
-
-def _ref(value: Any, ids: Mapping[str, str]) -> str | None:
-    if not value:
-        return None
-    return ids.get(str(value), f"id:{value}")
-
-
-def _add_pools(
-    pools: Sequence[Observed], stack: str, ids: Mapping[str, str], add: Any
-) -> dict[str, str]:
-    pool_keys: dict[str, str] = {}
-    for pool in pools:
-        fields = dict(pool.fields)
-        fields["listener"] = _ref(fields.pop("listener_id", None), ids)
-        for drop in ("healthmonitor_id", "loadbalancer_id"):
-            fields.pop(drop, None)
-        record = _record("pool", pool, stack, fields)
-        pool_keys[pool.id] = record.key
-        add(record)
-    return pool_keys
-
-
-def _add_children(snapshot: Snapshot, stack: str, pool_keys: Mapping[str, str], add: Any) -> None:
-    hm_pool = {str(p.fields.get("healthmonitor_id")): p.id for p in snapshot.pools}
-    for hm in snapshot.healthmonitors:
-        pool_id = str(hm.fields.get("pool_id") or hm_pool.get(hm.id, ""))
-        pool_key = pool_keys.get(pool_id)
-        if pool_key is None:
-            continue
-        fields = {k: v for k, v in hm.fields.items() if k != "pool_id"} | {"pool": pool_key}
-        local = pool_key.split(":", 1)[1]
-        add(Record("healthmonitor", key("healthmonitor", local), hm.name, fields, hm.id))
-    for member in snapshot.members:
-        pool_key = pool_keys.get(str(member.fields.get("pool_id")))
-        if pool_key is None:
-            continue
-        fields = {k: v for k, v in member.fields.items() if k != "pool_id"} | {"pool": pool_key}
-        local = f"{pool_key.split(':', 1)[1]}:{fields.get('address')}:{fields.get('protocol_port')}"
-        add(Record("member", key("member", local), member.name, fields, member.id))
+def _record(
+    kind: Kind, item: Observed, stack: str, fields: Mapping[str, Any], parent_id: str | None = None
+) -> Record:
+    return Record(
+        kind, key(kind, _local(item, stack)), item.name, dict(fields), item.id, parent_id=parent_id
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -73,10 +73,13 @@ def _refs(action: Action) -> list[str]:
 
 def _holders(action: Action, observed: State) -> list[str]:
     """Keys of observed records that reference the record this delete removes."""
-    names = {action.key, f"id:{action.id}"}  # a duplicate is referenced by its raw id
+    if action.id and action.id != observed.records.get(action.key, action).id:
+        names = {f"id:{action.id}"}  # a duplicate: only its own family points at it by id
+    else:
+        names = {action.key}
     return [
         record.key
-        for record in observed.records.values()
+        for record in (*observed.records.values(), *observed.duplicates)
         if record.key != action.key
         and any(record.fields.get(f) in names for f in REFERENCE_FIELDS[record.kind])
     ]

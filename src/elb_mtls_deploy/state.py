@@ -81,12 +81,31 @@ class Record:
     fields: Mapping[str, Any]
     id: str | None = None
     payload: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    parent_id: str | None = None  # observed: the listener of a pool, the pool of a member/monitor
 
     def references(self) -> Iterator[str]:
         for name in REFERENCE_FIELDS[self.kind]:
             value = self.fields.get(name)
             if isinstance(value, str) and ":" in value:
                 yield value
+
+
+def normal(value: Any) -> Any:
+    """A comparable form: lists and tuples alike, dicts without None values, order-free."""
+    if isinstance(value, (list, tuple)):
+        return tuple(normal(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, normal(v)) for k, v in value.items() if v is not None))
+    return value
+
+
+def changed_fields(want: Record, have: Record) -> list[str]:
+    """Fields the desired record carries whose observed value differs (extras are ignored)."""
+    return sorted(
+        name
+        for name, value in want.fields.items()
+        if normal(have.fields.get(name)) != normal(value)
+    )
 
 
 @dataclass(frozen=True)

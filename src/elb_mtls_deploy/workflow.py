@@ -170,14 +170,14 @@ def make_plan(loaded: Loaded, conn: Connection, *, destroy: bool = False) -> Pla
     spec = loaded.spec
     lb_ids = {ref: lb.id for ref, lb in conn.loadbalancers.items()}
     desired = State() if destroy else build_desired(spec, uploads(loaded), conn.flavour, lb_ids)
-    observed = observe_state(loaded, conn)
+    observed = observe_state(loaded, conn, desired)
     plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
     return Planned(plan, desired, observed)
 
 
-def observe_state(loaded: Loaded, conn: Connection) -> State:
+def observe_state(loaded: Loaded, conn: Connection, desired: State | None = None) -> State:
     lb_ids = sorted({lb.id for lb in conn.loadbalancers.values()})
-    return to_state(observe(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack)
+    return to_state(observe(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack, desired)
 
 
 @contextmanager

@@ -1,13 +1,10 @@
-"""Known bug found by the crash campaign (seed 20240601, crashes round 12): an apply killed
-in the middle of a listener *replacement* (a port change: the new listener, pool, monitor
-and members are created under the same names, then the old ones are deleted) leaves two
-same-named listeners and pools. The next apply then fails: observe keeps the old listener
-as the record and maps the duplicate pool's members onto the kept pool's keys, so the
-duplicate pool is deleted before its members ("Pool ... still has members", 409). A second
-apply converges with no duplicates and no orphans. Fix belongs in observe.to_state (prefer
-the listener/pool that the other records use; make a duplicate pool's children duplicates
-too, deleted before it). Strict xfail: this test starts failing (XPASS) once it is fixed.
-"""
+"""An apply killed in the middle of a listener *replacement* (a port change: the new
+listener, pool, monitor and members are created under the same names, then the old ones
+are deleted) leaves two same-named listeners and pools. Found by the crash campaign (seed
+20240601, round 12): observe used to keep the old listener and map the old pool's members
+onto the kept pool, so the old pool was deleted before its members (409). Observe now keeps
+the candidates closest to the spec and makes the rest, children included, duplicates that
+are deleted children first: one apply converges."""
 
 from __future__ import annotations
 
@@ -31,7 +28,7 @@ from elb_mtls_deploy.emulator.private import state as emulator_state
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a duplicate pool is deleted before its members")
+
 def test_one_apply_recovers_from_a_kill_mid_replacement(tmp_path: Path) -> None:
     with campaigns.instrumented(), campaigns.stages(tmp_path, ["example"]) as opened:
         stage = opened["example"]
