@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS resources (
     body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS resources_by_kind ON resources (kind, project_id, seq);
+CREATE INDEX IF NOT EXISTS resources_by_pool ON resources (kind, json_extract(body, '$.pool_id'));
 CREATE TABLE IF NOT EXISTS bind_ports (listener_id TEXT PRIMARY KEY, port INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -63,6 +64,15 @@ class Tx:
                 "SELECT body FROM resources WHERE kind = ? AND project_id = ? ORDER BY seq",
                 (kind, project_id),
             )
+        return [dict(json.loads(body)) for (body,) in rows]
+
+    def in_pool(self, kind: str, pool_id: str) -> list[Record]:
+        """Members (or monitors) of one pool, by index: a pool's size, not the project's."""
+        rows = self._conn.execute(
+            "SELECT body FROM resources WHERE kind = ? AND json_extract(body, '$.pool_id') = ? "
+            "ORDER BY seq",
+            (kind, pool_id),
+        )
         return [dict(json.loads(body)) for (body,) in rows]
 
     def insert(self, kind: str, record: Record) -> None:

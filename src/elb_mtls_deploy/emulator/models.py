@@ -433,7 +433,7 @@ class Models:
     def delete_pool(self, pool_id: str) -> None:
         self.get(POOL, pool_id)
         # The real API keeps delete_pool_cascade for the non-empty case (reference §2.2).
-        if any(m["pool_id"] == pool_id for m in self.all(MEMBER)):
+        if self.tx.in_pool(MEMBER, pool_id):
             raise InUse(f"Pool {pool_id} still has members.")
         if any(h["pool_id"] == pool_id for h in self.all(MONITOR)):
             raise InUse(f"Pool {pool_id} still has a health monitor.")
@@ -450,12 +450,8 @@ class Models:
         _int_in(fields, "weight", 0, 100)
 
     def _find_member(self, pool_id: str, address: str, port: int) -> Record | None:
-        for member in self.all(MEMBER):
-            if (member["pool_id"], member["address"], member["protocol_port"]) == (
-                pool_id,
-                address,
-                port,
-            ):
+        for member in self.tx.in_pool(MEMBER, pool_id):
+            if (member["address"], member["protocol_port"]) == (address, port):
                 return member
         return None
 
@@ -623,13 +619,11 @@ class Models:
             out["loadbalancers"] = ref_list(
                 [record["loadbalancer_id"]] if record.get("loadbalancer_id") else []
             )
-            out["members"] = ref_list(
-                m["id"] for m in self.all(MEMBER) if m["pool_id"] == record["id"]
-            )
-            monitors = [h["id"] for h in self.all(MONITOR) if h["pool_id"] == record["id"]]
+            out["members"] = ref_list(m["id"] for m in self.tx.in_pool(MEMBER, record["id"]))
+            monitors = [h["id"] for h in self.tx.in_pool(MONITOR, record["id"])]
             out["healthmonitor_id"] = monitors[0] if monitors else None
         elif kind == MEMBER:
-            has_monitor = any(h["pool_id"] == record["pool_id"] for h in self.all(MONITOR))
+            has_monitor = bool(self.tx.in_pool(MONITOR, record["pool_id"]))
             # The emulator probes nothing: monitored members are reported healthy.
             out["operating_status"] = "ONLINE" if has_monitor else "NO_MONITOR"
             pool = self.tx.get(POOL, record["pool_id"], self.project_id)
