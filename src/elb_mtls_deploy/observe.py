@@ -9,6 +9,7 @@ listeners only for port-conflict checks.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,19 +41,26 @@ class Snapshot:
 
 
 def observe(cloud: CloudApi, stack: str, loadbalancer_ids: Sequence[str]) -> Snapshot:
-    """Five list calls (plus pages): cost grows with pages, not with resources."""
+    """Five list calls (plus pages), in two parallel steps: certificates, listeners and
+    pools first, then the pools' monitors and members. Cost grows with pages and the
+    dependency depth (2 round trips), not with the number of resources."""
     description = marker(stack)
-    certificates = cloud.list_certificates(description)
-    listeners = cloud.list_listeners(loadbalancer_ids)
-    pools = [p for p in cloud.list_pools(description) if _owned(p, stack)]
-    hm_ids = sorted(
-        {str(p.fields["healthmonitor_id"]) for p in pools if p.fields.get("healthmonitor_id")}
-    )
-    healthmonitors = cloud.list_healthmonitors(hm_ids) if hm_ids else []
-    members = cloud.list_members([p.id for p in pools]) if pools else []
-    return Snapshot(
-        tuple(certificates), tuple(listeners), tuple(pools), tuple(healthmonitors), tuple(members)
-    )
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        certificates = pool.submit(cloud.list_certificates, description)
+        listeners = pool.submit(cloud.list_listeners, loadbalancer_ids)
+        pools = [p for p in cloud.list_pools(description) if _owned(p, stack)]
+        hm_ids = sorted(
+            {str(p.fields["healthmonitor_id"]) for p in pools if p.fields.get("healthmonitor_id")}
+        )
+        monitors = pool.submit(cloud.list_healthmonitors, hm_ids) if hm_ids else None
+        members = cloud.list_members([p.id for p in pools]) if pools else []
+        return Snapshot(
+            tuple(certificates.result()),
+            tuple(listeners.result()),
+            tuple(pools),
+            tuple(monitors.result() if monitors else ()),
+            tuple(members),
+        )
 
 
 def to_state(snapshot: Snapshot, stack: str, desired: State | None = None) -> State:
