@@ -23,6 +23,8 @@ from elb_mtls_deploy.spec.model import ReferenceError_, Spec
 
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_DEPTH = 32
+# libyaml's parser when PyYAML was built with it (it keeps line/column marks too).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$")
 
 Path_ = tuple[str | int, ...]
@@ -75,7 +77,7 @@ def parse_yaml(text: str, filename: str) -> Located:
     if "\x00" in text:
         raise SpecError(f"{filename}: the file contains NUL bytes; it is not a YAML text file")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
