@@ -272,50 +272,18 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
-def _with_expiry_notes(plan: Plan, loaded: Loaded, days: int | None, observed: Any = None) -> Plan:
-    """With `--fail-on-expiry DAYS`: one EXPIRING note per certificate, local (the PKI
-    directory) or in the cloud (owned certificates' `expire_time`), ending within DAYS."""
+def _with_expiry_notes(plan: Plan, loaded: Loaded, days: int | None, observed: Any) -> Plan:
+    """With `--fail-on-expiry DAYS`: the plan carries one EXPIRING note per certificate."""
     if days is None:
         return plan
     from dataclasses import replace
-    from datetime import timedelta
 
+    from elb_mtls_deploy.expiry import expiry_notes
     from elb_mtls_deploy.pki import load_bundles
-
-    limit = workflow_now() + timedelta(days=days)
-    notes = [
-        f"EXPIRING: certificate {b.name} expires {b.not_after:%Y-%m-%d} (within {days} days)"
-        for b in load_bundles(loaded.spec, loaded.base_dir, loaded.env).values()
-        if b.not_after <= limit
-    ]
-    for record in observed.by_kind("certificate") if observed is not None else ():
-        ends = _cloud_time(record.fields.get("expire_time"))
-        if ends is not None and ends <= limit:
-            notes.append(
-                f"EXPIRING: cloud certificate {record.name} (id {record.id}) expires "
-                f"{ends:%Y-%m-%d} (within {days} days)"
-            )
-    return replace(plan, notes=(*plan.notes, *notes))
-
-
-def _cloud_time(value: Any) -> Any:
-    """The API's certificate times: v3 ISO 8601 (`...Z`), v2 `yyyy-MM-dd HH:mm:ss` UTC."""
-    from datetime import UTC, datetime
-
-    if not value:
-        return None
-    text = str(value).replace("Z", "+00:00")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def workflow_now() -> Any:
     from elb_mtls_deploy.workflow import now
 
-    return now()
+    bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env).values()
+    return replace(plan, notes=(*plan.notes, *expiry_notes(bundles, observed, now(), days)))
 
 
 def _expiring(plan: Plan) -> bool:
