@@ -28,7 +28,6 @@ from elb_mtls_deploy.emulator.private import state as emulator_state
 pytestmark = pytest.mark.slow
 
 
-
 def test_one_apply_recovers_from_a_kill_mid_replacement(tmp_path: Path) -> None:
     with campaigns.instrumented(), campaigns.stages(tmp_path, ["example"]) as opened:
         stage = opened["example"]
