@@ -27,6 +27,7 @@ Status = Literal["done", "failed", "not started"]
 # Neutral record fields that are not API fields (identity used only for comparison).
 _NOT_API = {"fingerprint", "public_key_fingerprint", "chain"}
 _RENAME = {"pool": "pool_id", "listener": "listener_id"}
+_REF_KINDS = ("certificate", "listener", "pool")
 
 
 @dataclass
@@ -110,57 +111,45 @@ class Engine:
         return [self._single(first)]
 
     def _single(self, action: Action) -> str | None:
+        # Retries and adoption live in the cloud wrapper (resilient.py), not here.
         cloud, kind = self.cloud, action.kind
         if action.op == "delete":
-            self._call(lambda: cloud.delete(kind, _must(action.id), action.parent_id), action)
+            cloud.delete(kind, _must(action.id), action.parent_id)
             return action.id
         fields = self._api_fields(action)
         if action.op == "update":
-            parent = action.parent_id
-            self._call(
-                lambda: cloud.update(kind, _must(action.id), fields, action.payload, parent), action
-            )
+            cloud.update(kind, _must(action.id), fields, action.payload, action.parent_id)
             return action.id
         description = marker(self.stack) if kind in ("certificate", "listener", "pool") else None
-        new_id: str = self._call(
-            lambda: cloud.create(kind, action.name, description, fields, action.payload), action
-        )
+        new_id = cloud.create(kind, action.name, description, fields, action.payload)
         self._remember(action.key, new_id)
         return new_id
 
     def _members(self, unit: list[Action]) -> list[str | None]:
         first = unit[0]
         if first.op == "delete":
-            pool_id = _must(first.parent_id)
             ids = [_must(a.id) for a in unit]
-            self._call(lambda: self.cloud.delete_members(pool_id, ids), first)
+            self.cloud.delete_members(_must(first.parent_id), ids)
             return list(ids)
         pool_id = self.ids[str(first.fields["pool"])]
         items = [{**self._api_fields(a), "name": a.name} for a in unit]
         for item in items:
             item.pop("pool_id", None)
-        new_ids = self._call(lambda: self.cloud.create_members(pool_id, items), first)
+        new_ids = self.cloud.create_members(pool_id, items)
         for action, new_id in zip(unit, new_ids, strict=True):
             self._remember(action.key, new_id)
         return list(new_ids)
 
     def _api_fields(self, action: Action) -> dict[str, Any]:
+        """Desired fields in the API's names, with record keys replaced by cloud ids."""
         fields: dict[str, Any] = {}
         for name, value in action.fields.items():
             if name in _NOT_API:
                 continue
-            if isinstance(value, str) and value.split(":", 1)[0] in (
-                "certificate",
-                "listener",
-                "pool",
-            ):
+            if isinstance(value, str) and value.split(":", 1)[0] in _REF_KINDS:
                 value = self.ids[value]
             fields[_RENAME.get(name, name)] = value
         return fields
-
-    def _call(self, fn: Callable[[], Any], action: Action) -> Any:
-        del action  # retries and adoption live in the cloud wrapper (resilient.py)
-        return fn()
 
     def _remember(self, record_key: str, new_id: str) -> None:
         with self._lock:

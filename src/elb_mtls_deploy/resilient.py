@@ -12,7 +12,9 @@ without duplicates.
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -94,8 +96,6 @@ class ResilientCloud:
         fields: Mapping[str, Any],
         payload: Mapping[str, str],
     ) -> str:
-        import random
-
         rng = random.Random(self.policy.seed)
         for attempt in range(1, self.policy.attempts + 1):
             try:
@@ -115,7 +115,7 @@ class ResilientCloud:
                     raise
             if attempt == self.policy.attempts or (self.stop is not None and self.stop.is_set()):
                 raise last
-            _sleep(backoff(attempt, self.policy, rng, last.retry_after))
+            time.sleep(backoff(attempt, self.policy, rng, last.retry_after))
         raise AssertionError("unreachable")
 
     def find(
@@ -146,9 +146,3 @@ class ResilientCloud:
         pools = [p for p in self.list_pools(self.marker) if p.id == pool_id]
         monitor = pools[0].fields.get("healthmonitor_id") if pools else None
         return str(monitor) if monitor else None
-
-
-def _sleep(seconds: float) -> None:
-    import time
-
-    time.sleep(seconds)
