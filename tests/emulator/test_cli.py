@@ -83,3 +83,26 @@ def test_serve_announces_itself_and_stops_on_sigterm(state_dir: Path) -> None:
         if proc.stdout is not None:
             proc.stdout.close()
     assert discover_server(state_dir) is None
+
+
+@pytest.mark.slow
+def test_serve_prints_where_each_listener_answers(state_dir: Path, pki: Any) -> None:
+    with start_server(state_dir, dataplane=False) as server:
+        client = sdk_client("v3", server.endpoint)
+        https_listener(client, server_cert(client, pki, name="site").id, name="front")
+    argv = ["emulator", "serve", "--state-dir", str(state_dir), "--no-demo-backends"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, *argv], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or not lines[-1].startswith("Press Ctrl-C"):
+            lines.append(proc.stdout.readline())
+        [served] = [line for line in lines if "data plane:" in line]
+        assert "front (HTTPS:443, one-way TLS) -> https://127.0.0.1:" in served
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()

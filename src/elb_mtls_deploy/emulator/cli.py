@@ -99,11 +99,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # The demo SK is a public constant documented in docs/emulator.md; it is not a secret.
         print(f"  SK:         {DEMO_SK}   (public demo value, see docs/emulator.md)")
         print(f"  project id: {DEMO_PROJECT_ID}")
+        _print_data_plane(server.emulator)
         print("Press Ctrl-C to stop.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     print("ELB emulator stopped.")
     return 0
+
+
+def _print_data_plane(emulator: Any) -> None:
+    """Where each HTTPS listener answers now; later changes: `deploy emulator state`."""
+    from .private import dataplane
+
+    served = dataplane(emulator)["listeners"]
+    if not served:
+        print("  data plane: no HTTPS listeners yet (see `deploy emulator state` later)")
+    for item in served:
+        mode = "mutual TLS" if item["mutual_auth"] else "one-way TLS"
+        print(
+            f"  data plane: {item['name'] or item['id']} ({item['protocol']}:"
+            f"{item['protocol_port']}, {mode}) -> https://{item['address']}:{item['port']}/"
+        )
 
 
 def _is_state_dir(path: Path) -> bool:
