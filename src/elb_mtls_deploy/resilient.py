@@ -134,7 +134,13 @@ class ResilientCloud:
                 and item.fields.get("protocol_port") == fields.get("protocol_port")
             ]
         elif kind == "pool" and description:
-            matches = [p for p in self.list_pools(description) if p.name == name]
+            # Match the listener too: mid-replacement, the old pool has the same name.
+            listener = fields.get("listener_id")
+            matches = [
+                p
+                for p in self.list_pools(description)
+                if p.name == name and (listener is None or p.fields.get("listener_id") == listener)
+            ]
         elif kind == "healthmonitor":
             return self._monitor_of(str(fields.get("pool_id")))
         else:

@@ -278,3 +278,13 @@ def test_ctrl_c_finishes_calls_in_flight_and_starts_nothing_new() -> None:
     ]
     assert report.count("not started") == 4
     assert not any(c.startswith("create pool") for c in cloud.calls)
+
+
+def test_adoption_of_a_pool_matches_its_listener_not_only_its_name() -> None:
+    cloud = FakeCloud()
+    old = Observed("pool", "p-old", "s-web", marker("s"), {"listener_id": "l-old"})
+    new = Observed("pool", "p-new", "s-web", marker("s"), {"listener_id": "l-new"})
+    cloud.made = {"p-old": old, "p-new": new}
+    resilient = ResilientCloud(cloud, marker("s"), FAST)
+    assert resilient.find("pool", "s-web", marker("s"), {"listener_id": "l-new"}) == "p-new"
+    assert resilient.find("pool", "s-web", marker("s"), {"listener_id": "l-other"}) is None
