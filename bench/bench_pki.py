@@ -12,7 +12,7 @@ from typing import Any
 
 from common import Table, ratio, seconds, temp_dir, timed
 
-# The console guide's openssl configuration files (reference: shared/seed), verbatim.
+# The console guide's openssl configuration files (Huawei console guide), verbatim.
 _CA_CONF = (
     "[ req ]\ndistinguished_name = req_distinguished_name\nprompt = no\n\n"
     "[ req_distinguished_name ]\n O = ELB\n"

@@ -47,7 +47,7 @@ def requests(server: Any) -> int:
 
 
 def client(endpoint: str) -> Any:
-    """A v3 `ElbClient` built the documented way (reference §5.1), demo credentials."""
+    """A v3 `ElbClient` built the documented way (docs/api-notes.md §5.1), demo credentials."""
     from huaweicloudsdkcore.auth.credentials import BasicCredentials
     from huaweicloudsdkcore.http.http_config import HttpConfig
     from huaweicloudsdkelb import v3

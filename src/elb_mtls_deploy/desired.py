@@ -15,7 +15,7 @@ from elb_mtls_deploy.errors import SpecError
 from elb_mtls_deploy.spec.model import Listener, LoadBalancerRef, Pool, Spec
 from elb_mtls_deploy.state import Flavour, Record, State, cloud_name, key
 
-# v2 (shared) listeners accept only these (reference §3.3).
+# v2 (shared) listeners accept only these (docs/api-notes.md §3.3).
 V2_TLS_POLICIES = frozenset({"tls-1-0", "tls-1-1", "tls-1-2", "tls-1-2-strict"})
 V2_INSERT_HEADERS = frozenset({"X-Forwarded-ELB-IP", "X-Forwarded-Host"})
 
@@ -57,7 +57,7 @@ def _upload(name: str, uploads: Mapping[str, UploadCert]) -> UploadCert:
     """A single certificate, or a CA bundle ("old+new") concatenated for a rollover.
 
     Whether ELB trusts every CA of a concatenated client-CA certificate is not stated in
-    the public docs (reference §9); the emulator does, and `deploy verify` checks it.
+    the public docs (docs/api-notes.md §9); the emulator does, and `deploy verify` checks it.
     """
     if "+" not in name:
         return uploads[name]

@@ -19,7 +19,7 @@ Kind = Literal["certificate", "listener", "pool", "healthmonitor", "member"]
 KINDS: tuple[Kind, ...] = ("certificate", "listener", "pool", "healthmonitor", "member")
 Flavour = Literal["v3", "v2"]
 
-# Fields whose change forces a replacement (reference §2.10 mutability summary).
+# Fields whose change forces a replacement (docs/api-notes.md §2.10 mutability summary).
 IMMUTABLE: Mapping[Kind, frozenset[str]] = {
     "certificate": frozenset({"type"}),
     "listener": frozenset({"loadbalancer_id", "protocol", "protocol_port"}),

@@ -61,7 +61,7 @@ def uploads(loaded: Loaded) -> dict[str, UploadCert]:
         if bundle.role == "server":
             result[name] = UploadCert("server", bundle.upload_pem, bundle.key_pem)
         elif bundle.role == "ca":
-            # A CA bound for mutual TLS is the API's type "client" (reference §2.3).
+            # A CA bound for mutual TLS is the API's type "client" (docs/api-notes.md §2.3).
             result[name] = UploadCert("client", bundle.certificate_pem)
     return result
 

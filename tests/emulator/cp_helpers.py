@@ -29,7 +29,7 @@ def sdk_client(
         from huaweicloudsdkelb.v3 import ElbClient
     else:
         from huaweicloudsdkelb.v2 import ElbClient
-    # Never with_region: it would append the real endpoint as a fallback (reference §1.8).
+    # Never with_region: it would append the real endpoint as a fallback (docs/api-notes.md §1.8).
     return (
         ElbClient.new_builder()
         .with_credentials(BasicCredentials(ak, sk, project_id))

@@ -75,7 +75,7 @@ def test_https_listener_with_mutual_auth(v3: Any, pki: Any) -> None:
     shown = v3.show_listener(sdk.ShowListenerRequest(listener_id=listener.id)).listener
     assert shown.default_tls_container_ref == cert.id
 
-    # "" from the model switches mutual auth off (reference §2.4).
+    # "" from the model switches mutual auth off (docs/api-notes.md §2.4).
     off = sdk.UpdateListenerOption(client_ca_tls_container_ref="", name="plain")
     request = sdk.UpdateListenerRequest(
         listener_id=listener.id, body=sdk.UpdateListenerRequestBody(listener=off)
@@ -89,7 +89,7 @@ def test_https_listener_with_mutual_auth(v3: Any, pki: Any) -> None:
     )
     assert v3.update_listener(request).listener.client_ca_tls_container_ref == ca.id
 
-    # null through a dict body also switches it off (reference §1 item 2).
+    # null through a dict body also switches it off (docs/api-notes.md §1 item 2).
     request = sdk.UpdateListenerRequest(
         listener_id=listener.id, body={"listener": {"client_ca_tls_container_ref": None}}
     )

@@ -15,7 +15,7 @@ from elb_mtls_deploy.emulator.exceptions import SignatureExpired, SignatureInval
 from elb_mtls_deploy.emulator.server import RunningServer
 
 # From the API signing guide (https://support.huaweicloud.com/intl/en-us/devg-apisign/),
-# reference §6: SK, date, canonical-request hash and signature.
+# docs/api-notes.md §6: SK, date, canonical-request hash and signature.
 EXAMPLE_SK = "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"
 EXAMPLE_DATE = "20191115T033655Z"
 EXAMPLE_TARGET = (

@@ -2,7 +2,7 @@
 
 Owns the environment-variable contract only; imports no SDK (cheap at start-up) and never
 lets the secret key into a message. Names: the SDK's own ``HUAWEICLOUD_SDK_*`` first, then
-the Terraform provider's ``HW_*`` (reference §5.4).
+the Terraform provider's ``HW_*`` (docs/api-notes.md §5.4).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ _SK = ("HUAWEICLOUD_SDK_SK", "HW_SECRET_KEY")
 _PROJECT = ("HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID")
 _REGION = ("HW_REGION_NAME",)
 
-# Region ids look like cn-north-4, ap-southeast-1, my-kualalumpur-1 (reference §5.1).
+# Region ids look like cn-north-4, ap-southeast-1, my-kualalumpur-1 (docs/api-notes.md §5.1).
 _REGION_ID = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
 
 
@@ -34,7 +34,7 @@ def credentials_from_env(env: Mapping[str, str], project_id: str | None = None) 
     """AK/SK from the environment; the spec's `project_id` wins over the environment's.
 
     Missing values raise `DeployError` naming the variables. Without an AK/SK the SDK
-    would silently ask the ECS metadata service (reference §1 item 10), so this refuses.
+    would silently ask the ECS metadata service (docs/api-notes.md §1 item 10), so this refuses.
     """
     ak, sk = _first(env, _AK), _first(env, _SK)
     project = project_id or _first(env, _PROJECT)
@@ -55,10 +55,10 @@ def region_from_env(env: Mapping[str, str]) -> str | None:
 
 
 def endpoint_for_region(region: str) -> str:
-    """`https://elb.<region>.myhuaweicloud.com`, the same for v2 and v3 (reference §5.1).
+    """`https://elb.<region>.myhuaweicloud.com`, the same for v2 and v3 (docs/api-notes.md §5.1).
 
     Computed here instead of `with_region` so that the client never has a fallback
-    endpoint next to an explicit one (reference §1 item 8).
+    endpoint next to an explicit one (docs/api-notes.md §1 item 8).
     """
     if not _REGION_ID.match(region):
         raise DeployError(

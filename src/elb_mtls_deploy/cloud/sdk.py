@@ -43,9 +43,9 @@ __all__ = [
     "region_from_env",
 ]
 
-MAX_PAGE_SIZE = 2000  # v3 `limit` maximum (reference §2.9)
+MAX_PAGE_SIZE = 2000  # v3 `limit` maximum (docs/api-notes.md §2.9)
 FILTER_CHUNK = 100  # ids per multi-valued filter, to keep URLs short
-BATCH_MEMBERS = 200  # v3 batch-add / batch-delete maximum (reference §2.6)
+BATCH_MEMBERS = 200  # v3 batch-add / batch-delete maximum (docs/api-notes.md §2.6)
 
 # SDK method nouns: `<verb>_<noun>` on the client, `<Verb><Noun>Request` in the models.
 _NOUN: Mapping[Flavour, Mapping[Kind, str]] = {
@@ -89,7 +89,7 @@ def connect(
     """An `SdkCloud` for one API version at one endpoint (`endpoint_for_region` for the cloud).
 
     Only `with_endpoint` is used, never `with_region`: a region would add a fallback
-    endpoint next to a loopback one (reference §1 item 8). AK, SK and project id are all
+    endpoint next to a loopback one (docs/api-notes.md §1 item 8). AK, SK and project id are all
     required so that the SDK never asks IAM or the metadata service (§1 items 9-10).
     """
     if not (credentials.access_key and credentials.secret_key and credentials.project_id):
@@ -157,7 +157,7 @@ def _disable_transport_retries(client: Any, config: Any) -> None:
 
     With it, a 429 on GET/PUT/DELETE raises a urllib3 "Max retries exceeded" error that
     loses the body's error code and the `Retry-After` header, even with retry_times=0
-    (reference §1 item 4). Without it, every 429 reaches the exception handler.
+    (docs/api-notes.md §1 item 4). Without it, every 429 reaches the exception handler.
     """
     from requests.adapters import HTTPAdapter
 
@@ -235,7 +235,7 @@ class SdkCloud:
         return f"{verb}_{_NOUN[self.flavour][kind]}"
 
     def _list(self, method: str, collection: str, **filters: Any) -> list[dict[str, Any]]:
-        """All items of a list call: v3 pages by `limit`+`marker` (reference §2.9)."""
+        """All items of a list call: v3 pages by `limit`+`marker` (docs/api-notes.md §2.9)."""
         if self.flavour == "v2":  # v2 lists return everything without `limit` (§3.3)
             return _collection(self._call(method, **filters), collection, method)
         items: list[dict[str, Any]] = []

@@ -36,7 +36,7 @@ from elb_mtls_deploy.errors import (
 RETRY_AFTER_ATTR = "elb_mtls_deploy_retry_after"
 
 # A 409 that means "the load balancer is busy" rather than "in use"/"taken": the LB is not
-# ACTIVE (PENDING_UPDATE) while another change is applied (reference §2.1 "Updates require
+# ACTIVE (PENDING_UPDATE) while another change is applied (docs/api-notes.md §2.1 "Updates require
 # the owning LB to be ACTIVE"). The emulator's injected fault uses code ELB.8907 (a guess).
 _BUSY_CODES = frozenset({"ELB.8907"})
 _BUSY_TEXT = re.compile(

@@ -3,7 +3,7 @@
 Reading: API objects (plain dicts parsed from the response bytes, so keys are the API's own
 names, e.g. ``X-Forwarded-ELB-IP`` inside ``insert_headers``) become `Observed` records with
 the normalisations of `elb_mtls_deploy.cloud.base`. Writing: neutral fields become request
-bodies. Bodies are plain dicts rather than SDK models because models drop None (reference
+bodies. Bodies are plain dicts rather than SDK models because models drop None (docs/api-notes.md
 §1 item 2) and the v2 `InsertHeader` model cannot carry every header switch.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from elb_mtls_deploy.cloud.base import LoadBalancerInfo, Observed
 from elb_mtls_deploy.state import Flavour, Kind
 
-# Body wrapper key per kind (v2 certificates are flat: reference §1 item 5).
+# Body wrapper key per kind (v2 certificates are flat: docs/api-notes.md §1 item 5).
 WRAPPER: Mapping[Kind, str] = {
     "certificate": "certificate",
     "listener": "listener",
@@ -230,7 +230,7 @@ def _certificate_payload(fields: Mapping[str, Any], payload: Mapping[str, str]) 
 
 
 def wrap(kind: Kind, flavour: Flavour, obj: dict[str, Any]) -> dict[str, Any]:
-    """The request body: wrapped, except v2 certificates (reference §1 item 5)."""
+    """The request body: wrapped, except v2 certificates (docs/api-notes.md §1 item 5)."""
     if kind == "certificate" and flavour == "v2":
         return obj
     return {WRAPPER[kind]: obj}

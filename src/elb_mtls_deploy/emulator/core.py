@@ -2,7 +2,7 @@
 
 Order per API request: count it, inject faults (latency, error statuses), verify the
 signature and project, route, run the handler in one SQLite transaction, resync the data
-plane after a successful change, serialise errors at the edge (reference §4.4). Transport
+plane after a successful change, serialise errors at the edge (docs/api-notes.md §4.4). Transport
 (HTTP server, ``responses`` mount) lives elsewhere; this module never touches sockets.
 """
 

@@ -1,8 +1,8 @@
 """One class per API error the emulator can return; serialised only at the edge (core.py).
 
-Body shape (reference §4.1): ``{"error_msg", "error_code", "request_id"}`` plus an
+Body shape (docs/api-notes.md §4.1): ``{"error_msg", "error_code", "request_id"}`` plus an
 ``X-Request-Id`` header, which is the only place the SDK reads the request id from (§4.3).
-Codes marked *guess* are not in the public error table we read (reference §9).
+Codes marked *guess* are not in the public error table we read (docs/api-notes.md §9).
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ class ApiError(Exception):
 
 
 class EmptyBody(ApiError):
-    """ELB.0002: the request body is missing or not a JSON object (reference §4.1)."""
+    """ELB.0002: the request body is missing or not a JSON object (docs/api-notes.md §4.1)."""
 
     status = 400
     code = "ELB.0002"
 
 
 class InvalidParameter(ApiError):
-    """ELB.1001: a field is missing, unknown, malformed or not allowed here (reference §4.1)."""
+    """ELB.1001: a field is missing, unknown, malformed or not allowed (docs/api-notes.md §4.1)."""
 
     status = 400
     code = "ELB.1001"
@@ -46,21 +46,21 @@ class InvalidCertificate(ApiError):
 
 
 class ImmutableField(InvalidParameter):
-    """A field that cannot be updated was present in an update body (reference §2.10)."""
+    """A field that cannot be updated was present in an update body (docs/api-notes.md §2.10)."""
 
 
 # --- 401 / 403 (API gateway) ----------------------------------------------------------------
 
 
 class SignatureInvalid(ApiError):
-    """APIGW.0301: bad or missing AK/SK signature, or an unknown AK (reference §4.1)."""
+    """APIGW.0301: bad or missing AK/SK signature, or an unknown AK (docs/api-notes.md §4.1)."""
 
     status = 401
     code = "APIGW.0301"
 
 
 class SignatureExpired(ApiError):
-    """APIGW.0303: X-Sdk-Date more than 15 minutes from server time (reference §6.2 item 9)."""
+    """APIGW.0303: X-Sdk-Date over 15 minutes from server time (docs/api-notes.md §6.2 item 9)."""
 
     status = 401
     code = "APIGW.0303"
@@ -118,7 +118,7 @@ class LoadBalancerBusy(ApiError):
 
 
 class Throttled(ApiError):
-    """APIGW.0308: gateway throttling (reference §8). Carries Retry-After."""
+    """APIGW.0308: gateway throttling (docs/api-notes.md §8). Carries Retry-After."""
 
     status = 429
     code = "APIGW.0308"

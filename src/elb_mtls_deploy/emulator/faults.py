@@ -118,7 +118,7 @@ class FaultInjector:
         if outcome == "429":
             message = (
                 "The throttling threshold has been reached: policy user over ratelimit,"
-                "limit:10,time:1 second"  # gateway wording, reference §8
+                "limit:10,time:1 second"  # gateway wording, docs/api-notes.md §8
             )
             return Decision(latency, Throttled(message, config.retry_after_seconds))
         if outcome == "busy":

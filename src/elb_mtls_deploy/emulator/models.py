@@ -41,10 +41,10 @@ LISTENER_PROTOCOLS = {
     "v3": frozenset({"TCP", "UDP", "HTTP", "HTTPS", "TERMINATED_HTTPS", "QUIC", "TLS", "IP"}),
     "v2": frozenset({"TCP", "UDP", "HTTP", "TERMINATED_HTTPS"}),
 }
-# TCP/HTTP/HTTPS (and TLS) listeners on one LB share a port space (reference §2.4).
+# TCP/HTTP/HTTPS (and TLS) listeners on one LB share a port space (docs/api-notes.md §2.4).
 _PORT_SPACE = {"TCP": "tcp", "HTTP": "tcp", "HTTPS": "tcp", "TERMINATED_HTTPS": "tcp"}
 _PORT_SPACE |= {"TLS": "tcp", "UDP": "udp", "QUIC": "udp", "IP": "ip"}
-# Which pool protocols a listener protocol accepts (reference §2.5, §3.3).
+# Which pool protocols a listener protocol accepts (docs/api-notes.md §2.5, §3.3).
 POOLS_FOR_LISTENER = {
     "HTTPS": frozenset({"HTTP", "HTTPS", "GRPC"}),
     "TERMINATED_HTTPS": frozenset({"HTTP"}),
@@ -86,7 +86,7 @@ def iso(moment: datetime) -> str:
 
 
 def new_id(kind: str) -> str:
-    # Certificates have 32 lowercase hex ids, the rest UUIDs (reference §2.3).
+    # Certificates have 32 lowercase hex ids, the rest UUIDs (docs/api-notes.md §2.3).
     return uuid.uuid4().hex if kind == CERT else str(uuid.uuid4())
 
 
@@ -161,7 +161,7 @@ class Models:
                 raise InvalidCertificate("A server certificate requires 'private_key'")
             pem.check_private_key(key, chain[0])
         elif key and "-----BEGIN" not in key:
-            # "for other types ignored but must be PEM if given" (reference §2.3)
+            # "for other types ignored but must be PEM if given" (docs/api-notes.md §2.3)
             raise InvalidCertificate("Invalid private key: not PEM")
         facts = pem.facts(chain)
         record.update(
@@ -274,7 +274,7 @@ class Models:
         _int_in(fields, "protocol_port", 0 if version == "v3" else 1, 65535)
         lb = self.get(LB, fields["loadbalancer_id"])
         protocol = str(fields["protocol"])
-        # The v3 API converts the HTTPS name to the LB type's spelling (reference §2.4).
+        # The v3 API converts the HTTPS name to the LB type's spelling (docs/api-notes.md §2.4).
         if protocol in HTTPS_PROTOCOLS:
             protocol = "HTTPS" if lb["guaranteed"] else "TERMINATED_HTTPS"
         web = protocol in {"HTTP", "HTTPS", "TERMINATED_HTTPS"}
@@ -326,7 +326,7 @@ class Models:
     def _check_port_free(self, record: Record) -> None:
         port, space = record["protocol_port"], _PORT_SPACE.get(record["protocol"])
         if port == 0:
-            return  # port-range mode (reference §2.4)
+            return  # port-range mode (docs/api-notes.md §2.4)
         for other in self.all(LISTENER):
             if (
                 other["loadbalancer_id"] == record["loadbalancer_id"]
@@ -342,7 +342,7 @@ class Models:
         record = self.get(LISTENER, listener_id)
         _reject_immutable(LISTENER, changes)
         for name, value in changes.items():
-            # "" or null unbinds the CA (mutual auth off) or the default pool (reference §2.4).
+            # "" or null unbinds the CA (mutual auth off) or the pool (docs/api-notes.md §2.4).
             if name in ("client_ca_tls_container_ref", "default_pool_id") and value in ("", None):
                 record[name] = None
             elif value is not None:
@@ -357,7 +357,7 @@ class Models:
     def delete_listener(self, listener_id: str) -> None:
         record = self.get(LISTENER, listener_id)
         # Guess (documented): like Octavia, a listener with a pool bound cannot be deleted;
-        # the separate delete_listener_force API exists for the cascade (reference §2.2).
+        # the separate delete_listener_force API exists for the cascade (docs/api-notes.md §2.2).
         bound = [p["id"] for p in self.all(POOL) if p.get("listener_id") == listener_id]
         if record.get("default_pool_id") or bound:
             pool_id = record.get("default_pool_id") or bound[0]
@@ -416,7 +416,7 @@ class Models:
         self.tx.insert(POOL, record)
         if listener is not None:
             # Creating a pool with listener_id makes it the listener's default pool (Octavia
-            # behaviour; reference §9 marks it unverified for Huawei).
+            # behaviour; docs/api-notes.md §9 marks it unverified for Huawei).
             listener["default_pool_id"] = record["id"]
             self._save(LISTENER, listener)
         return record
@@ -432,7 +432,7 @@ class Models:
 
     def delete_pool(self, pool_id: str) -> None:
         self.get(POOL, pool_id)
-        # The real API keeps delete_pool_cascade for the non-empty case (reference §2.2).
+        # The real API keeps delete_pool_cascade for the non-empty case (docs/api-notes.md §2.2).
         if self.tx.in_pool(MEMBER, pool_id):
             raise InUse(f"Pool {pool_id} still has members.")
         if any(h["pool_id"] == pool_id for h in self.all(MONITOR)):
@@ -604,7 +604,7 @@ class Models:
     # ----------------------------------------------------------------- derived fields
 
     def expand(self, kind: str, record: Record) -> Record:
-        """Add the reference lists and statuses the API computes (reference §2.1)."""
+        """Add the reference lists and statuses the API computes (docs/api-notes.md §2.1)."""
         out = dict(record)
         if kind == LISTENER:
             out["loadbalancers"] = ref_list([record["loadbalancer_id"]])

@@ -1,4 +1,4 @@
-"""Certificate and key checks plus the server-computed certificate fields (reference §2.3).
+"""Certificate and key checks plus the server-computed certificate fields (docs/api-notes.md §2.3).
 
 Owns: parsing uploaded PEM with ``cryptography``, rejecting what the real service rejects
 (non-PEM, encrypted keys, keys that do not match the leaf, chains over 11 levels — §8), and
@@ -17,8 +17,8 @@ from cryptography.x509.oid import NameOID
 
 from .exceptions import InvalidCertificate
 
-MAX_CHAIN = 11  # reference §8
-MAX_CERT_CHARS = 65536  # the larger of the two documented limits (reference §9)
+MAX_CHAIN = 11  # docs/api-notes.md §8
+MAX_CERT_CHARS = 65536  # the larger of the two documented limits (docs/api-notes.md §9)
 MAX_KEY_CHARS = 8192
 
 

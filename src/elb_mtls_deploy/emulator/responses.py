@@ -3,7 +3,7 @@
 No business rules live here (they are in ``models.py``); this module only knows the two API
 versions' shapes: v3 wraps every body and adds ``request_id`` / ``page_info``; v2 certificate
 bodies are flat and v2 lists carry only the array (+ ``instance_num`` for certificates),
-reference §2.1, §3.2, §3.3. Accepted request fields mirror the SDK 3.1.219 request models;
+docs/api-notes.md §2.1, §3.2, §3.3. Accepted request fields mirror the SDK 3.1.219 request models;
 anything else is rejected with 400 so translation bugs surface.
 """
 
@@ -180,7 +180,7 @@ def _clean(req: ApiRequest, kind: str, op: str, fields: dict[str, Any]) -> dict[
 def _body_fields(req: ApiRequest, kind: str, op: str) -> dict[str, Any]:
     data = _json(req)
     if req.version == "v2" and kind == CERT:
-        return _clean(req, kind, op, data)  # flat v2 certificate bodies (reference §3.2)
+        return _clean(req, kind, op, data)  # flat v2 certificate bodies (docs/api-notes.md §3.2)
     if WRAPPER[kind] not in data:
         raise InvalidParameter(f"Invalid parameter: body must be {{'{WRAPPER[kind]}': {{...}}}}")
     return _clean(req, kind, op, _object(data[WRAPPER[kind]], WRAPPER[kind]))
@@ -238,7 +238,7 @@ def _matches(m: Models, kind: str, item: dict[str, Any], filters: dict[str, list
 def _paginate(
     req: ApiRequest, ordered_ids: list[str], items: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """limit / marker / page_reverse over creation order (reference §2.9)."""
+    """limit / marker / page_reverse over creation order (docs/api-notes.md §2.9)."""
     query = _query_values(req)
     limit_text = query.get("limit", [""])[-1]
     try:
@@ -247,7 +247,7 @@ def _paginate(
         raise InvalidParameter(f"Invalid parameter: limit {limit_text!r}") from None
     if not 0 <= limit <= 2000:
         raise InvalidParameter("Invalid parameter: limit must be 0-2000")
-    limit = limit or 2000  # guess: limit=0 behaves like the default (reference §9)
+    limit = limit or 2000  # guess: limit=0 behaves like the default (docs/api-notes.md §9)
     reverse = query.get("page_reverse", ["false"])[-1].lower() == "true"
     if "marker" in query:
         marker = query["marker"][-1]

@@ -1,7 +1,7 @@
 """The loopback HTTP server around an ``Emulator`` and discovery of a running one.
 
 ``start_server`` binds 127.0.0.1 only (never a public interface), speaks HTTP/1.1 with
-keep-alive and Content-Length (reference §7), serves each connection on a daemon thread and
+keep-alive and Content-Length (docs/api-notes.md §7), serves each connection on a daemon thread and
 logs nothing per request. ``serve`` mode announces itself in ``<state_dir>/server.json`` so
 other processes can find it with ``discover_server``.
 """

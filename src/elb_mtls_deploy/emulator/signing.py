@@ -1,4 +1,4 @@
-"""Verification of the SDK's ``SDK-HMAC-SHA256`` request signatures (reference §6).
+"""Verification of the SDK's ``SDK-HMAC-SHA256`` request signatures (docs/api-notes.md §6).
 
 Pure functions: canonicalise the request exactly as the SDK's signer does, recompute the
 HMAC with the secret key looked up by AK, compare in constant time. The signed header list
@@ -18,7 +18,7 @@ from .exceptions import SignatureExpired, SignatureInvalid
 
 ALGORITHM = "SDK-HMAC-SHA256"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-MAX_CLOCK_SKEW = timedelta(minutes=15)  # reference §6.2 item 9
+MAX_CLOCK_SKEW = timedelta(minutes=15)  # docs/api-notes.md §6.2 item 9
 _UNRESERVED = "-_.~"  # quote() keeps A-Z a-z 0-9 always; these four too (§6.2 item 2)
 
 

@@ -2,7 +2,7 @@
 
 Templates use the API documentation's parameter names; they double as the keys of the
 request statistics. Path parameters arrive percent-encoded with nothing kept safe
-(reference §7), so each segment is decoded after matching.
+(docs/api-notes.md §7), so each segment is decoded after matching.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Per-version wire shapes of the emulated resources (reference §2 for v3, §3 for v2).
+"""Per-version wire shapes of the emulated resources (docs/api-notes.md §2 for v3, §3 for v2).
 
 Pure functions from an expanded model record to the JSON object the real API returns:
 the field lists mirror the SDK 3.1.219 response models, so every key the SDK knows is
 present (``None`` when unset) and nothing else leaks (e.g. a v3 listener has no
-``loadbalancer_id``, reference §2.1).
+``loadbalancer_id``, docs/api-notes.md §2.1).
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ _V3_FIELDS: dict[str, list[str]] = {
         "protection_reason",
     ],
 }
-# list_all_members items also carry their pool and load balancer (reference §2.2).
+# list_all_members items also carry their pool and load balancer (docs/api-notes.md §2.2).
 ALL_MEMBERS_FIELDS = (*_V3_FIELDS[MEMBER], "pool_id", "loadbalancer_id")
 
 _V2_FIELDS: dict[str, list[str]] = {
@@ -306,7 +306,7 @@ _V2_FIELDS: dict[str, list[str]] = {
 
 
 def v2_time(value: str | None) -> str | None:
-    """v2 certificate times are ``yyyy-MM-dd HH:mm:ss`` UTC (reference §3.2)."""
+    """v2 certificate times are ``yyyy-MM-dd HH:mm:ss`` UTC (docs/api-notes.md §3.2)."""
     if not value:
         return value
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").strftime("%Y-%m-%d %H:%M:%S")
@@ -324,7 +324,7 @@ def v2(kind: str, record: Record) -> dict[str, Any]:
         source["update_time"] = v2_time(record.get("updated_at"))
         source["expire_time"] = v2_time(record.get("expire_time"))
     elif kind == MEMBER:
-        source["subnet_id"] = record.get("subnet_cidr_id")  # v2 name (reference §3.3)
+        source["subnet_id"] = record.get("subnet_cidr_id")  # v2 name (docs/api-notes.md §3.3)
     elif kind == LB:
         source["vip_subnet_id"] = record.get("vip_subnet_cidr_id")
     if kind in (LISTENER, LB):

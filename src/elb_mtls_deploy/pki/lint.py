@@ -5,8 +5,8 @@ today but is risky or against current practice). Pure: takes bundles (or PEM tex
 returns `Finding`s. Must not raise for a bad certificate — that is a finding — and never
 quotes key material.
 
-Huawei limits (reference §2.3/§8): a certificate field of at most 65536 characters per the web
-docs, but the v3 SDK docstrings say 20000 — so > 65536 is an error and > 20000 a warning; at
+Huawei limits (docs/api-notes.md §2.3/§8): a certificate field of at most 65536 characters per
+the web docs, but the v3 SDK docstrings say 20000 — so > 65536 is an error and > 20000 a warning; at
 most 11 certificates (leaf + chain); private key at most 8192 characters.
 """
 

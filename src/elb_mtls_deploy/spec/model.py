@@ -214,7 +214,7 @@ class Certificates(Model):
 
 # --- listeners, pools, members --------------------------------------------------------
 
-# Friendly spec names for the listener's insert_headers (reference §2.4).
+# Friendly spec names for the listener's insert_headers (docs/api-notes.md §2.4).
 INSERT_HEADER_KEYS: dict[str, str] = {
     "elb_ip": "X-Forwarded-ELB-IP",
     "forwarded_port": "X-Forwarded-Port",

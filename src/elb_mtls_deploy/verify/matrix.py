@@ -39,7 +39,7 @@ Status = Literal["pass", "fail", "skip"]
 Connect = Callable[[str, int, Probe], Attempt]
 
 _V = ssl.TLSVersion
-# Lowest version each spec policy admits (reference §2.4 names; same as the emulator's map).
+# Lowest version each spec policy admits (docs/api-notes.md §2.4 names; same as the emulator's map).
 POLICY_MINIMUM: Mapping[str, ssl.TLSVersion] = {
     "tls-1-0": _V.TLSv1,
     "hybrid-policy-1-0": _V.TLSv1,
