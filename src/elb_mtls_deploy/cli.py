@@ -63,8 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # mapped once here: one clear message, no traceback unless --debug
         if args.debug:
             raise
-        from elb_mtls_deploy.errors import DeployError
+        from elb_mtls_deploy.errors import DeployError, from_os_error
 
+        exc = exc if isinstance(exc, DeployError) else from_os_error(exc) or exc
         if isinstance(exc, DeployError):
             out.err(f"error: {exc}")
         else:
@@ -291,8 +292,11 @@ def _expiring(plan: Plan) -> bool:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:  # a full disk fails at close, without a file name: add it
+        raise OSError(exc.errno, exc.strerror, exc.filename or str(path)) from exc
 
 
 def cmd_apply(args: argparse.Namespace, out: Out) -> int:
