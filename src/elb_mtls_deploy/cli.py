@@ -406,7 +406,14 @@ def _run(planned: Planned, loaded: Loaded, out: Out, conn: Connection, workers: 
         mark = {"done": "ok", "failed": "FAILED", "not started": "skipped"}[outcome.status]
         out.line(f"  {mark:<7} {outcome.action.label:<48} {outcome.seconds:6.2f}s")
 
-    engine = Engine(conn.cloud, loaded.spec.stack, ids, workers=workers, on_outcome=progress)
+    engine = Engine(
+        conn.cloud,
+        loaded.spec.stack,
+        ids,
+        workers=workers,
+        on_outcome=progress,
+        placement=planned.placement,
+    )
     conn.cloud.stop = engine.stop  # Ctrl-C or a failure also ends retry back-offs
     started = time.monotonic()
     report = engine.run(planned.plan)

@@ -165,11 +165,36 @@ class Planned:
     desired: State
     observed: State
 
+    @property
+    def placement(self) -> dict[str, str]:
+        """Record key -> the load balancer whose changes it occupies (for `apply.Engine`)."""
+        return placement(self.desired, self.observed)
+
+
+def placement(*states: State) -> dict[str, str]:
+    """Listeners and pools name their load balancer; monitors and members are on their
+    pool's. Certificates belong to no load balancer."""
+    where: dict[str, str] = {}
+    records = [r for s in states for r in (*s.records.values(), *s.duplicates)]
+    for kind in ("listener", "pool", "healthmonitor", "member"):
+        for record in records:
+            if record.kind != kind or record.key in where:
+                continue
+            lb = record.fields.get("loadbalancer_id")
+            parent = record.fields.get("listener" if kind == "pool" else "pool")
+            lb = lb or (where.get(parent) if isinstance(parent, str) else None)
+            if isinstance(lb, str) and lb:
+                where[record.key] = lb
+    return where
+
 
 def make_plan(loaded: Loaded, conn: Connection, *, destroy: bool = False) -> Planned:
     spec = loaded.spec
-    lb_ids = {ref: lb.id for ref, lb in conn.loadbalancers.items()}
-    desired = State() if destroy else build_desired(spec, uploads(loaded), conn.flavour, lb_ids)
+    desired = (
+        State()
+        if destroy
+        else build_desired(spec, uploads(loaded), conn.flavour, conn.loadbalancers)
+    )
     observed = observe_state(loaded, conn, desired)
     plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
     return Planned(plan, desired, observed)

@@ -191,6 +191,8 @@ def test_find_loadbalancers_v3_ors_ids_and_names(
         guaranteed=True,
         vip_address="127.0.0.1",
         public_address=None,
+        ip_target_enable=True,
+        l7_flavor_id="emulator-l7",
     )
     assert by_id[SEEDED_SHARED_LB_ID].guaranteed is False
     assert len(calls(rsps, "GET", "/elb/loadbalancers")) == 2  # one per filter kind

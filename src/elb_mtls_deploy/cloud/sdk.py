@@ -285,6 +285,19 @@ class SdkCloud:
             found.setdefault(str(item["id"]), wire.loadbalancer(item))
         return list(found.values())
 
+    def provisioning_status(self, loadbalancer_id: str) -> str:
+        """One GET of the load balancer (v3 `show_load_balancer`, v2 `show_loadbalancer`)."""
+        method = "show_load_balancer" if self.flavour == "v3" else "show_loadbalancer"
+        with self._guard("show", "load balancer", loadbalancer_id):
+            body = self._call(method, loadbalancer_id=loadbalancer_id)
+        item = body.get("loadbalancer")
+        status = item.get("provisioning_status") if isinstance(item, Mapping) else None
+        if not isinstance(status, str):
+            raise PermanentError(
+                f"show load balancer {loadbalancer_id}: the response has no provisioning_status"
+            )
+        return status
+
     def list_certificates(self, description: str) -> list[Observed]:
         value: Any = [description] if self.flavour == "v3" else description
         items = self._list_kind("certificate", description, description=value)
