@@ -1,6 +1,6 @@
 """Order actions into waves: a dependency graph, layered so each wave can run in parallel.
 
-Rules (design §4): creates and updates follow references (certificate -> listener ->
+Rules: creates and updates follow references (certificate -> listener ->
 pool -> health monitor / members); deletes run in reverse (children before parents), a
 certificate is deleted only after every listener stopped using it, and deletes come after
 all creates/updates (create before destroy) — except where the API forbids two at once:
