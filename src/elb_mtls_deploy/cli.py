@@ -485,7 +485,7 @@ def cmd_verify(args: argparse.Namespace, out: Out) -> int:
     loaded = workflow.load(args.spec, os.environ)
     bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
     options = Options(args.address, args.server_name, args.listener, args.client)
-    with workflow.connect(loaded) as conn:
+    with workflow.connect(loaded, serve_traffic=True) as conn:
         embedded = conn.endpoint if conn.embedded_state_dir is not None else None
         report = verify_listeners(
             loaded.spec, bundles, conn.loadbalancers, embedded, options, workflow.now()

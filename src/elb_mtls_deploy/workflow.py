@@ -76,18 +76,22 @@ class Connection:
 
 
 @contextmanager
-def connect(loaded: Loaded, policy: RetryPolicy | None = None) -> Iterator[Connection]:
+def connect(
+    loaded: Loaded, policy: RetryPolicy | None = None, *, serve_traffic: bool = False
+) -> Iterator[Connection]:
     """Open the cloud the spec targets; an embedded emulator lives as long as the block.
 
     The SDK client is wrapped in `ResilientCloud`: retries with backoff, adoption of what
-    a lost create made. `policy` bounds the retries (attempts and total time).
+    a lost create made. `policy` bounds the retries (attempts and total time). An
+    in-process emulator starts its data plane (TLS listeners, demo backends) only with
+    `serve_traffic` (`verify`): plan, apply and destroy serve no traffic.
     """
     from elb_mtls_deploy.cloud import sdk
 
     target = loaded.spec.target
     policy = policy or RetryPolicy()
     owner = marker(loaded.spec.stack)
-    with _endpoint(loaded) as (endpoint, credentials):
+    with _endpoint(loaded, serve_traffic) as (endpoint, credentials):
         probe = ResilientCloud(
             sdk.connect("v2" if target.api == "v2" else "v3", credentials, endpoint), owner, policy
         )
@@ -105,7 +109,7 @@ def connect(loaded: Loaded, policy: RetryPolicy | None = None) -> Iterator[Conne
 
 
 @contextmanager
-def _endpoint(loaded: Loaded) -> Iterator[tuple[str, Credentials]]:
+def _endpoint(loaded: Loaded, serve_traffic: bool) -> Iterator[tuple[str, Credentials]]:
     from elb_mtls_deploy.cloud import sdk
 
     target = loaded.spec.target
@@ -121,7 +125,7 @@ def _endpoint(loaded: Loaded) -> Iterator[tuple[str, Credentials]]:
         yield running, credentials
         return
     target.state_dir.mkdir(parents=True, exist_ok=True)
-    with emulator.start_server(target.state_dir) as server:
+    with emulator.start_server(target.state_dir, dataplane=serve_traffic) as server:
         yield server.endpoint, credentials
 
 
