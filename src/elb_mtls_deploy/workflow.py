@@ -92,15 +92,27 @@ def connect(
     policy = policy or RetryPolicy()
     owner = marker(loaded.spec.stack)
     with _endpoint(loaded, serve_traffic) as (endpoint, credentials):
+        project = getattr(target, "enterprise_project_id", None)
         probe = ResilientCloud(
-            sdk.connect("v2" if target.api == "v2" else "v3", credentials, endpoint), owner, policy
+            sdk.connect(
+                "v2" if target.api == "v2" else "v3",
+                credentials,
+                endpoint,
+                enterprise_project_id=project,
+            ),
+            owner,
+            policy,
         )
         try:
             lbs = _resolve_loadbalancers(loaded.spec, probe)
             flavour = _flavour(target.api, lbs)
         finally:
             probe.close()
-        cloud = ResilientCloud(sdk.connect(flavour, credentials, endpoint), owner, policy)
+        cloud = ResilientCloud(
+            sdk.connect(flavour, credentials, endpoint, enterprise_project_id=project),
+            owner,
+            policy,
+        )
         state_dir = target.state_dir if isinstance(target, EmbeddedTarget) else None
         try:
             yield Connection(cloud, flavour, lbs, endpoint, state_dir)
