@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -213,7 +213,25 @@ def make_plan(loaded: Loaded, conn: Connection, *, destroy: bool = False) -> Pla
     )
     observed = observe_state(loaded, conn, desired)
     plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
+    if not destroy and not isinstance(spec.target, EmbeddedTarget):
+        plan = replace(plan, notes=(*plan.notes, *feature_notes(spec)))
     return Planned(plan, desired, observed)
+
+
+def feature_notes(spec: Spec) -> list[str]:
+    """The client-certificate headers are enabled per account in some regions: say so
+    before an apply stops at the listener (docs/api-notes.md §10.3)."""
+    return [
+        f"listener {listener.name}: the X-Forwarded-Clientcert-* headers need the feature "
+        "enabled for your account in some regions (a Huawei service ticket); if the API "
+        "refuses the listener, switch them off in the spec or ask Huawei to enable them"
+        for listener in spec.listeners
+        if any(
+            on
+            for name, on in listener.insert_headers.model_dump().items()
+            if name.startswith("client_cert_")
+        )
+    ]
 
 
 def observe_state(loaded: Loaded, conn: Connection, desired: State | None = None) -> State:

@@ -200,3 +200,15 @@ def test_european_regions_offer_only_four_tls_policies(tmp_path: Path) -> None:
     s = spec(tmp_path, listener="tls_policy: tls-1-2-fs", target=target)
     with pytest.raises(SpecError, match="eu-west-101"):
         build(s, DEDICATED)
+
+
+def test_client_certificate_headers_on_the_real_cloud_come_with_a_note(tmp_path: Path) -> None:
+    from elb_mtls_deploy.workflow import feature_notes
+
+    target = "{kind: huaweicloud, region: cn-north-4, project_id: " + "a" * 32 + "}"
+    with_headers = spec(
+        tmp_path, listener="insert_headers: {client_cert_serial: true}", target=target
+    )
+    [note] = feature_notes(with_headers)
+    assert "service ticket" in note and "listener www" in note
+    assert feature_notes(spec(tmp_path, target=target)) == []
