@@ -42,6 +42,7 @@ def test_unknown_api_is_the_gateways_404_not_a_resource_404(server: RunningServe
     with pytest.raises(urllib.error.HTTPError) as info:
         NO_PROXY.open(request, timeout=5)
     body = json.loads(info.value.read())
+    info.value.close()
     assert info.value.code == 404 and body["error_code"] == "APIGW.0101"
     assert body["error_msg"] == (
         "The API does not exist or has not been published in the environment"
