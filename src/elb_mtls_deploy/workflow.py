@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from elb_mtls_deploy.cloud import snapshot
 from elb_mtls_deploy.cloud.base import CloudApi, Credentials, LoadBalancerInfo
 from elb_mtls_deploy.desired import UploadCert, build_desired
 from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.errors import DeployError, SpecError
-from elb_mtls_deploy.observe import digest_source, observe, to_state
+from elb_mtls_deploy.observe import digest_source, to_state
 from elb_mtls_deploy.plan import Plan, digest
 from elb_mtls_deploy.resilient import ResilientCloud
 from elb_mtls_deploy.retry import RetryPolicy
@@ -236,7 +237,9 @@ def feature_notes(spec: Spec) -> list[str]:
 
 def observe_state(loaded: Loaded, conn: Connection, desired: State | None = None) -> State:
     lb_ids = sorted({lb.id for lb in conn.loadbalancers.values()})
-    return to_state(observe(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack, desired)
+    return to_state(
+        snapshot.take(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack, desired
+    )
 
 
 @contextmanager
