@@ -58,7 +58,7 @@ def guide_pki(tmp_path: Path) -> Path:
     guide_pair(pki, "server", "www.test.com", "ca")
     guide_pair(pki, "client", "client-01", "ca")
     text = subprocess.run(
-        [OPENSSL, "x509", "-in", str(pki / "server.crt"), "-noout", "-text"],  # type: ignore[list-item]
+        [str(OPENSSL), "x509", "-in", str(pki / "server.crt"), "-noout", "-text"],
         check=True,
         capture_output=True,
         text=True,
