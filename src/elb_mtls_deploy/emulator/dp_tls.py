@@ -47,7 +47,7 @@ class TlsPolicy:
 _V10, _V11 = ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1
 _V12, _V13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
 
-# Reference §2.4 lists the names; versions follow the names, cipher sets are our reading
+# docs/api-notes.md §2.4 lists the names; versions follow the names, cipher sets are our reading
 # of "strict" (no RSA key exchange, SHA-2 only), "fs" (forward secrecy) and "no-cbc".
 POLICIES: dict[str, TlsPolicy] = {
     "tls-1-0-inherit": TlsPolicy(_V10, _V12, _LEGACY),
