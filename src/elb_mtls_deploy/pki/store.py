@@ -33,7 +33,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from elb_mtls_deploy.errors import CertificateError
-from elb_mtls_deploy.pki import layout
+from elb_mtls_deploy.pki import layout, pkcs11
 from elb_mtls_deploy.pki import manifest as manifests
 from elb_mtls_deploy.pki.bundle import Bundle, Role, certificate_fingerprint, san_of
 from elb_mtls_deploy.pki.importing import import_bundle, load_certificates, load_key_source, resolve
@@ -817,8 +817,9 @@ class _Run:
         self, role: Role, cert: Generated, certificate: x509.Certificate, key: PrivateKey
     ) -> Bundle:
         issuer = None if isinstance(cert, GeneratedCA) else cert.issuer
+        key_pem = None if pkcs11.is_token_key(key) else key_to_pem(key)  # a token key stays
         return Bundle.from_certificates(
-            cert.name, role, certificate, key_pem=key_to_pem(key), issuer_name=issuer
+            cert.name, role, certificate, key_pem=key_pem, issuer_name=issuer
         )
 
     def _remember_bundle(
@@ -882,7 +883,10 @@ class _Run:
 
     def external_key(self, cert: Generated) -> PrivateKey:
         assert isinstance(cert, GeneratedCA) and cert.key is not None
+        uri = _token_uri(cert, self.env)
         try:
+            if uri is not None:  # the key stays on a PKCS#11 token; only signatures leave it
+                return pkcs11.load(uri, self.env, _source_label(cert.key.env, cert.key.file))
             return load_key_source(cert.key, self.base_dir, self.env)
         except CertificateError as exc:
             raise CertificateError(
@@ -906,6 +910,12 @@ class _Run:
                 hint=_RERUN,
             )
         return self._remember(role, cert, existing, with_key=True)
+
+
+def _token_uri(cert: GeneratedCA, env: Mapping[str, str]) -> str | None:
+    assert cert.key is not None
+    value = env.get(cert.key.env, "") if cert.key.env else str(cert.key.file)
+    return value if pkcs11.is_uri(value) else None
 
 
 def _restore_key_hint(files: CertFiles, cert: Generated) -> str:
