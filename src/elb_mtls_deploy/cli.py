@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("spec", type=Path)
     p = command("certs", cmd_certs, "issue or import every certificate into the PKI directory")
     p.add_argument("spec", type=Path)
+    p.add_argument(
+        "--history", action="store_true", help="list every kept generation (writes nothing)"
+    )
     command("schema", cmd_schema, "print the JSON Schema of the spec (editor completion)")
     p = command("plan", cmd_plan, "show what apply would change")
     p.add_argument("spec", type=Path)
@@ -208,6 +211,8 @@ def cmd_certs(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy import workflow
 
     loaded = workflow.load(args.spec, os.environ)
+    if args.history:
+        return _print_history(out, workflow.history(loaded))
     report = _certs(loaded, out)
     out.data(
         {
@@ -229,6 +234,17 @@ def _certs(loaded: Loaded, out: Out) -> Any:
         )
     _print_findings(out, [f for f in report.findings if f.severity != "error"])
     return report
+
+
+def _print_history(out: Out, rows: Sequence[Any]) -> int:
+    for r in rows:
+        mark = "current" if r.current else ("abandoned" if r.abandoned else "")
+        out.line(
+            f"  {r.name:<20} {r.generation}  {mark:<9} {r.created[:19]}  "
+            f"sha256:{r.fingerprint[:16]}…  {r.directory}  ({r.reason})"
+        )
+    out.data([{k: str(v) for k, v in vars(r).items()} for r in rows])
+    return EXIT_OK
 
 
 def _cert_row(cert: Any) -> dict[str, Any]:
@@ -254,8 +270,7 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy.render import render_text
 
     loaded = workflow.load(args.spec, os.environ)
-    _certs(loaded, out)
-    with workflow.connect(loaded, _policy(args)) as conn:
+    with workflow.connect(loaded, _policy(args), read_only=True) as conn:  # plan writes nothing
         planned = workflow.make_plan(loaded, conn)
     plan = _with_expiry_notes(planned.plan, loaded, args.fail_on_expiry, planned.observed)
     document = to_json(plan, str(args.spec), loaded.digest)
@@ -267,9 +282,14 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     out.data(document)
     if plan.conflicts or _expiring(plan):
         return EXIT_ERROR
-    if args.detailed_exitcode and not plan.empty:
+    if args.detailed_exitcode and (not plan.empty or _issues(planned)):
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _issues(planned: Planned) -> bool:
+    """Certificates apply will issue count as pending changes, even with no cloud change."""
+    return bool(planned.pki is not None and planned.pki.pending)
 
 
 def _with_expiry_notes(plan: Plan, loaded: Loaded, days: int | None, observed: Any) -> Plan:
@@ -279,10 +299,9 @@ def _with_expiry_notes(plan: Plan, loaded: Loaded, days: int | None, observed: A
     from dataclasses import replace
 
     from elb_mtls_deploy.expiry import expiry_notes
-    from elb_mtls_deploy.pki import load_bundles
-    from elb_mtls_deploy.workflow import now
+    from elb_mtls_deploy.workflow import now, pki_view
 
-    bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env).values()
+    bundles = pki_view(loaded).bundles.values()  # public certificates only: no key read
     return replace(plan, notes=(*plan.notes, *expiry_notes(bundles, observed, now(), days)))
 
 
@@ -308,11 +327,12 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
             f"{args.spec}: the spec {spec_path} changed since this plan was made",
             hint="run `deploy plan` again and apply the new plan",
         )
-    _certs(loaded, out)
+    workflow.preflight(loaded)  # a CA key that must sign and is missing: exit 1, no API call
     with workflow.connect(loaded, _policy(args)) as conn:
         planned = workflow.make_plan(loaded, conn)
         if saved:
             _check_saved(saved, planned.plan, args.spec)
+            workflow.saved_issuance(json.loads(args.spec.read_text()).get("notes", []), planned)
         return _converge(planned, loaded, conn, out, args)
 
 
@@ -351,7 +371,7 @@ def _converge(planned: Planned, loaded: Loaded, conn: Connection, out: Out, args
     out.line(render_text(plan, out.colour))
     if plan.conflicts:
         raise DeployError("the plan has conflicts; nothing was changed", hint="see the plan above")
-    if plan.empty:
+    if plan.empty and not _issues(planned):
         _where(conn, out)
         return EXIT_OK
     if not args.auto_approve and not _confirm(out):
@@ -359,13 +379,14 @@ def _converge(planned: Planned, loaded: Loaded, conn: Connection, out: Out, args
         return EXIT_ERROR
     destroy = plan_is_destroy(args)
     for attempt in range(1, MAX_PASSES + 1):
+        planned = _issue(planned, loaded, conn, out)
         report = _run(planned, loaded, out, conn, getattr(args, "workers", 8))
         _print_report(report, out)
         if report.interrupted:
             return 130
         if report.failed:
             return EXIT_ERROR
-        planned = workflow.make_plan(loaded, conn, destroy=destroy)
+        planned = workflow.make_plan(loaded, conn, destroy=destroy, issued=planned.issued)
         if planned.plan.empty:
             break
         if attempt == MAX_PASSES or planned.plan.conflicts:
@@ -383,6 +404,20 @@ def _converge(planned: Planned, loaded: Loaded, conn: Connection, out: Out, args
     if not destroy:
         _where(conn, out)
     return EXIT_OK
+
+
+def _issue(planned: Planned, loaded: Loaded, conn: Connection, out: Out) -> Planned:
+    """After approval: issue what the plan said (the PKI is written here, never in plan)."""
+    from elb_mtls_deploy import workflow
+
+    issued, report = workflow.issue_planned(loaded, conn, planned)
+    for cert in report.certificates if report is not None else ():
+        if cert.action != "kept" or cert.files:
+            out.line(
+                f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} "
+                f"sha256:{cert.fingerprint[:16]}…  ({cert.reason})"
+            )
+    return issued
 
 
 def plan_is_destroy(args: Any) -> bool:
@@ -461,16 +496,21 @@ def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy import workflow
 
     loaded = workflow.load(args.spec, os.environ)
+    if args.purge_pki:
+        from elb_mtls_deploy.pki.purge import check_purge
+
+        check_purge(loaded.spec, loaded.base_dir)  # refused before anything is deleted
     with workflow.connect(loaded, _policy(args)) as conn:
         planned = workflow.make_plan(loaded, conn, destroy=True)
         code = _converge(planned, loaded, conn, out, args)
     if code == EXIT_OK and args.purge_pki:
-        import shutil
+        from elb_mtls_deploy.pki.purge import purge
 
-        pki = loaded.base_dir / loaded.spec.pki_dir
-        if pki.is_dir():
-            shutil.rmtree(pki)
-            out.line(f"Deleted the PKI directory {pki} (as asked with --purge-pki).")
+        deleted = purge(loaded.spec, loaded.base_dir)
+        out.line(
+            f"Deleted {len(deleted)} PKI file(s) this stack made, per its manifest "
+            "(as asked with --purge-pki)."
+        )
     elif code == EXIT_OK:
         out.line("The PKI files were kept; pass --purge-pki to delete them too.")
     return code

@@ -171,8 +171,11 @@ def test_pipeline_validate_plan_apply_verify(gcl: str, project: Path) -> None:
     # The PKI persisted in the cache (leaf keys included), the CA key did not: it is only
     # ever the file variable.
     cached = project / ".gitlab-ci-local" / "cache" / "elb-pki-demo-payments" / "elb" / "pki"
-    assert (cached / "www.key").exists() and (cached / "client-ca.crt").exists()
-    assert not (cached / "client-ca.key").exists()
+    stack = cached / "demo-payments"
+    assert (stack / "manifest.json").exists()
+    assert (stack / "www" / "0001" / "www.key").exists()
+    assert (stack / "client-ca" / "0001" / "client-ca.crt").exists()
+    assert not list(cached.rglob("client-ca.key"))
 
 
 def test_second_pipeline_sees_no_changes(gcl: str, project: Path) -> None:
