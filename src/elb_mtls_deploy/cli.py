@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from elb_mtls_deploy import __version__
 
@@ -30,9 +30,10 @@ MAX_PASSES = 3  # apply passes before giving up on a cloud that keeps changing u
 class Out:
     """Where output goes; colour only on a terminal, JSON when asked."""
 
-    def __init__(self, json_mode: bool) -> None:
+    def __init__(self, json_mode: bool, no_color: bool = False) -> None:
         self.json = json_mode
-        self.colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and not json_mode
+        off = json_mode or no_color or bool(os.environ.get("NO_COLOR"))
+        self.colour = not off and sys.stdout.isatty()
 
     def line(self, text: str = "") -> None:
         if not self.json:
@@ -52,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_ERROR
-    out = Out(getattr(args, "output", "text") == "json")
+    _globals(parser, args)
+    out = Out(args.output == "json", no_color=args.no_color)
     try:
         if args.func.__module__.startswith("elb_mtls_deploy.emulator"):
             return int(args.func(args))  # the emulator's own commands print for themselves
@@ -75,35 +77,83 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
-    common.add_argument("--output", choices=("text", "json"), default="text")
-    common.add_argument(
+class _Parser(argparse.ArgumentParser):
+    """A usage error exits 1 like every other error (2 means "changes pending")."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+# Options every command takes, before or after its name; and those only the commands
+# that call the cloud take (elsewhere they are refused, never silently ignored).
+_GLOBAL_DEFAULTS: dict[str, Any] = {"debug": False, "output": "text", "no_color": False}
+_CLOUD_DEFAULTS: dict[str, Any] = {"retries": 5, "retry_timeout": 120.0}
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    """`default=SUPPRESS` everywhere, so a subcommand never overwrites what came before it."""
+    hide = argparse.SUPPRESS
+    parser.add_argument("--debug", action="store_true", default=hide, help="show tracebacks")
+    parser.add_argument(
+        "--output", choices=("text", "json"), default=hide, help="text (default) or json"
+    )
+    parser.add_argument(
+        "--no-color", action="store_true", default=hide, help="no colour (also: NO_COLOR=1)"
+    )
+
+
+def _cloud_options(parser: argparse.ArgumentParser) -> None:
+    hide = argparse.SUPPRESS
+    parser.add_argument(
         "--retries",
         type=int,
-        default=5,
+        default=hide,
         metavar="N",
         help="retries per API call on throttling, server errors and timeouts (default 5)",
     )
-    common.add_argument(
+    parser.add_argument(
         "--retry-timeout",
         type=float,
-        default=120.0,
+        default=hide,
         metavar="SECONDS",
         help="give up retrying a call after this long (default 120)",
     )
-    parser = argparse.ArgumentParser(
+
+
+def _globals(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fill the defaults; refuse cloud options given before a command that makes no calls."""
+    for name, value in _GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    if not getattr(args, "calls_cloud", False):
+        given = [name for name in _CLOUD_DEFAULTS if hasattr(args, name)]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            parser.error(f"{flag} applies only to commands that call the cloud, not this one")
+    for name, value in _CLOUD_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="deploy",
         description="HTTPS with mutual TLS on Huawei Cloud ELB, from one reviewed YAML spec.",
-        parents=[common],
     )
+    _global_options(parser)
+    _cloud_options(parser)
     parser.add_argument("--version", action="version", version=f"elb-mtls-deploy {__version__}")
-    sub = parser.add_subparsers(metavar="COMMAND")
+    sub = parser.add_subparsers(metavar="COMMAND", parser_class=_Parser)
 
-    def command(name: str, func: Callable[..., int], help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, parents=[common])
-        p.set_defaults(func=func)
+    def command(
+        name: str, func: Callable[..., int], help_: str, cloud: bool = False
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        _global_options(p)
+        if cloud:
+            _cloud_options(p)
+        p.set_defaults(func=func, calls_cloud=cloud)
         return p
 
     p = command("validate", cmd_validate, "check the spec and lint its certificates (no network)")
@@ -111,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command("certs", cmd_certs, "issue or import every certificate into the PKI directory")
     p.add_argument("spec", type=Path)
     command("schema", cmd_schema, "print the JSON Schema of the spec (editor completion)")
-    p = command("plan", cmd_plan, "show what apply would change")
+    p = command("plan", cmd_plan, "show what apply would change", cloud=True)
     p.add_argument("spec", type=Path)
     p.add_argument("--out", type=Path, help="save the plan (JSON, no key material)")
     p.add_argument("--gitlab-report", type=Path, help='write {"create","update","delete"} counts')
@@ -122,11 +172,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="exit 1 if a certificate expires within DAYS",
     )
-    p = command("apply", cmd_apply, "converge the cloud to the spec (or apply a saved plan)")
+    p = command(
+        "apply", cmd_apply, "converge the cloud to the spec (or apply a saved plan)", cloud=True
+    )
     p.add_argument("spec", type=Path, help="a spec file or a plan saved with plan --out")
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     p.add_argument("--workers", type=int, default=8, help="parallel API calls (default 8)")
-    p = command("destroy", cmd_destroy, "delete everything this stack owns, certificates last")
+    p = command(
+        "destroy", cmd_destroy, "delete everything this stack owns, certificates last", cloud=True
+    )
     p.add_argument("spec", type=Path)
     p.add_argument("--auto-approve", action="store_true")
     p.add_argument(
@@ -134,7 +188,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also delete the PKI directory (keys included) once the cloud is clean",
     )
-    p = command("verify", cmd_verify, "prove mutual TLS works with real handshakes")
+    p = command("verify", cmd_verify, "prove mutual TLS works with real handshakes", cloud=True)
     p.add_argument("spec", type=Path)
     p.add_argument("--address", help="HOST:PORT to connect to instead of the resolved one")
     p.add_argument("--server-name", help="SNI / hostname to check (default: first SAN)")
@@ -156,18 +210,18 @@ def _parser() -> argparse.ArgumentParser:
     from elb_mtls_deploy.emulator.cli import register
 
     register(sub)
-    _add_debug_everywhere(parser)
+    _globals_everywhere(parser)
     return parser
 
 
-def _add_debug_everywhere(parser: argparse.ArgumentParser) -> None:
-    """`--debug` is accepted after any (sub)command, including the emulator's."""
+def _globals_everywhere(parser: argparse.ArgumentParser) -> None:
+    """The global options are accepted after any (sub)command, including the emulator's."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
                 if not any(a.dest == "debug" for a in child._actions):
-                    child.add_argument("--debug", action="store_true", help="show tracebacks")
-                _add_debug_everywhere(child)
+                    _global_options(child)
+                _globals_everywhere(child)
 
 
 # --- commands -------------------------------------------------------------------------
@@ -478,7 +532,7 @@ def cmd_verify(args: argparse.Namespace, out: Out) -> int:
     loaded = workflow.load(args.spec, os.environ)
     bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
     options = Options(args.address, args.server_name, args.listener, args.client)
-    with workflow.connect(loaded) as conn:
+    with workflow.connect(loaded, _policy(args)) as conn:
         embedded = conn.endpoint if conn.embedded_state_dir is not None else None
         report = verify_listeners(
             loaded.spec, bundles, conn.loadbalancers, embedded, options, workflow.now()
