@@ -228,6 +228,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="report only these spec clients in the client:NAME rows (repeatable)",
     )
+    p.add_argument(
+        "--fail-on-expiry",
+        type=int,
+        metavar="DAYS",
+        help="also fail if a certificate of the spec expires within DAYS (scheduled checks)",
+    )
     from elb_mtls_deploy.emulator.cli import register
 
     register(sub)
@@ -550,11 +556,25 @@ def cmd_verify(args: argparse.Namespace, out: Out) -> int:
         junit_report.write(args.junit, results)
     for line in verify_lines(report):
         out.line(line)
-    out.data(verify_document(report))
+    expiring = _expiry(bundles.values(), args.fail_on_expiry)
+    out.data({**verify_document(report), "expiring": expiring})
     bad = failed(results)
     if bad:
         out.err(f"error: {len(bad)} check(s) failed:")
         for r in bad:
             out.err(f"  {r.listener} {r.check}: {r.detail}")
-        return EXIT_ERROR
-    return EXIT_OK
+    for note in expiring:
+        out.err(f"error: {note}")
+    return EXIT_ERROR if bad or expiring else EXIT_OK
+
+
+def _expiry(bundles: Any, days: int | None) -> list[str]:
+    """The served certificates are the PKI's (verify checks the fingerprint), so the PKI's
+    dates are the ones that will run out."""
+    if days is None:
+        return []
+    from elb_mtls_deploy.expiry import expiry_notes
+    from elb_mtls_deploy.state import State
+    from elb_mtls_deploy.workflow import now
+
+    return expiry_notes(bundles, State(), now(), days)
