@@ -480,6 +480,7 @@ def _run(planned: Planned, loaded: Loaded, out: Out, conn: Connection, workers: 
         ids,
         workers=workers,
         on_outcome=lambda outcome: out.line(progress_line(outcome)),
+        placement=planned.placement,
     )
     conn.cloud.stop = engine.stop  # Ctrl-C, SIGTERM or a failure also ends retry back-offs
     started = time.monotonic()
@@ -546,7 +547,7 @@ def cmd_verify(args: argparse.Namespace, out: Out) -> int:
     loaded = workflow.load(args.spec, os.environ)
     bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
     options = Options(args.address, args.server_name, args.listener, args.client)
-    with workflow.connect(loaded, _policy(args)) as conn:
+    with workflow.connect(loaded, _policy(args), serve_traffic=True) as conn:
         embedded = conn.endpoint if conn.embedded_state_dir is not None else None
         report = verify_listeners(
             loaded.spec, bundles, conn.loadbalancers, embedded, options, workflow.now()

@@ -16,7 +16,6 @@ from typing import Any
 from elb_mtls_deploy.certinfo import identify
 from elb_mtls_deploy.cloud.base import CloudApi, Observed
 from elb_mtls_deploy.state import (
-    IMMUTABLE,
     KINDS,
     REFERENCE_FIELDS,
     ForeignListener,
@@ -24,6 +23,7 @@ from elb_mtls_deploy.state import (
     Record,
     State,
     changed_fields,
+    forces_replacement,
     key,
     marker,
 )
@@ -109,14 +109,17 @@ def _candidates(snapshot: Snapshot, stack: str) -> dict[Kind, dict[str, list[Rec
             fields = {k: v for k, v in listener.fields.items() if k != "default_pool_id"}
             add(_record("listener", listener, stack, fields))
     pool_names: dict[str, str] = {}
+    listener_lb = {item.id: item.fields.get("loadbalancer_id") for item in snapshot.listeners}
     for pool in snapshot.pools:
         fields = {
-            k: v
-            for k, v in pool.fields.items()
-            if k not in ("listener_id", "healthmonitor_id", "loadbalancer_id")
+            k: v for k, v in pool.fields.items() if k not in ("listener_id", "healthmonitor_id")
         }
         listener_id = pool.fields.get("listener_id")
         fields["listener"] = listener_id
+        # A response without `loadbalancers` still places a bound pool by its listener.
+        fields["loadbalancer_id"] = fields.get("loadbalancer_id") or listener_lb.get(
+            str(listener_id)
+        )
         add(_record("pool", pool, stack, fields, parent_id=str(listener_id or "") or None))
         pool_names[pool.id] = _local(pool, stack)
     for record in _children(snapshot, pool_names):
@@ -166,7 +169,12 @@ def _distance(record: Record, target: Record | None) -> tuple[int, int]:
     if target is None:
         return (0, 0)
     changed = changed_fields(target, record)
-    return (sum(1 for f in changed if f in IMMUTABLE[record.kind]), len(changed))
+    forced = sum(
+        1
+        for f in changed
+        if forces_replacement(record.kind, f, record.fields.get(f), target.fields.get(f))
+    )
+    return (forced, len(changed))
 
 
 def _foreign(snapshot: Snapshot, stack: str) -> tuple[ForeignListener, ...]:

@@ -47,6 +47,9 @@ class ResilientCloud:
     ) -> list[LoadBalancerInfo]:
         return self._safe(lambda: self.inner.find_loadbalancers(ids, names))
 
+    def provisioning_status(self, loadbalancer_id: str) -> str:
+        return self._safe(lambda: self.inner.provisioning_status(loadbalancer_id))
+
     def list_certificates(self, description: str) -> list[Observed]:
         return self._safe(lambda: self.inner.list_certificates(description))
 
@@ -135,11 +138,13 @@ class ResilientCloud:
             ]
         elif kind == "pool" and description:
             # Match the listener too: mid-replacement, the old pool has the same name.
+            # An unbound create (a switch-over) matches only unbound pools: the old pool,
+            # still bound and deleted by the same plan, must never be adopted.
             listener = fields.get("listener_id")
             matches = [
                 p
                 for p in self.list_pools(description)
-                if p.name == name and (listener is None or p.fields.get("listener_id") == listener)
+                if p.name == name and p.fields.get("listener_id") == listener
             ]
         elif kind == "healthmonitor":
             return self._monitor_of(str(fields.get("pool_id")))

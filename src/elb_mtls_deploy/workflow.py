@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,27 +76,43 @@ class Connection:
 
 
 @contextmanager
-def connect(loaded: Loaded, policy: RetryPolicy | None = None) -> Iterator[Connection]:
+def connect(
+    loaded: Loaded, policy: RetryPolicy | None = None, *, serve_traffic: bool = False
+) -> Iterator[Connection]:
     """Open the cloud the spec targets; an embedded emulator lives as long as the block.
 
     The SDK client is wrapped in `ResilientCloud`: retries with backoff, adoption of what
-    a lost create made. `policy` bounds the retries (attempts and total time).
+    a lost create made. `policy` bounds the retries (attempts and total time). An
+    in-process emulator starts its data plane (TLS listeners, demo backends) only with
+    `serve_traffic` (`verify`): plan, apply and destroy serve no traffic.
     """
     from elb_mtls_deploy.cloud import sdk
 
     target = loaded.spec.target
     policy = policy or RetryPolicy()
     owner = marker(loaded.spec.stack)
-    with _endpoint(loaded) as (endpoint, credentials):
+    with _endpoint(loaded, serve_traffic) as (endpoint, credentials):
+        project = getattr(target, "enterprise_project_id", None)
         probe = ResilientCloud(
-            sdk.connect("v2" if target.api == "v2" else "v3", credentials, endpoint), owner, policy
+            sdk.connect(
+                "v2" if target.api == "v2" else "v3",
+                credentials,
+                endpoint,
+                enterprise_project_id=project,
+            ),
+            owner,
+            policy,
         )
         try:
             lbs = _resolve_loadbalancers(loaded.spec, probe)
             flavour = _flavour(target.api, lbs)
         finally:
             probe.close()
-        cloud = ResilientCloud(sdk.connect(flavour, credentials, endpoint), owner, policy)
+        cloud = ResilientCloud(
+            sdk.connect(flavour, credentials, endpoint, enterprise_project_id=project),
+            owner,
+            policy,
+        )
         state_dir = target.state_dir if isinstance(target, EmbeddedTarget) else None
         try:
             yield Connection(cloud, flavour, lbs, endpoint, state_dir)
@@ -105,7 +121,7 @@ def connect(loaded: Loaded, policy: RetryPolicy | None = None) -> Iterator[Conne
 
 
 @contextmanager
-def _endpoint(loaded: Loaded) -> Iterator[tuple[str, Credentials]]:
+def _endpoint(loaded: Loaded, serve_traffic: bool) -> Iterator[tuple[str, Credentials]]:
     from elb_mtls_deploy.cloud import sdk
 
     target = loaded.spec.target
@@ -121,7 +137,7 @@ def _endpoint(loaded: Loaded) -> Iterator[tuple[str, Credentials]]:
         yield running, credentials
         return
     target.state_dir.mkdir(parents=True, exist_ok=True)
-    with emulator.start_server(target.state_dir) as server:
+    with emulator.start_server(target.state_dir, dataplane=serve_traffic) as server:
         yield server.endpoint, credentials
 
 
@@ -165,14 +181,57 @@ class Planned:
     desired: State
     observed: State
 
+    @property
+    def placement(self) -> dict[str, str]:
+        """Record key -> the load balancer whose changes it occupies (for `apply.Engine`)."""
+        return placement(self.desired, self.observed)
+
+
+def placement(*states: State) -> dict[str, str]:
+    """Listeners and pools name their load balancer; monitors and members are on their
+    pool's. Certificates belong to no load balancer."""
+    where: dict[str, str] = {}
+    records = [r for s in states for r in (*s.records.values(), *s.duplicates)]
+    for kind in ("listener", "pool", "healthmonitor", "member"):
+        for record in records:
+            if record.kind != kind or record.key in where:
+                continue
+            lb = record.fields.get("loadbalancer_id")
+            parent = record.fields.get("listener" if kind == "pool" else "pool")
+            lb = lb or (where.get(parent) if isinstance(parent, str) else None)
+            if isinstance(lb, str) and lb:
+                where[record.key] = lb
+    return where
+
 
 def make_plan(loaded: Loaded, conn: Connection, *, destroy: bool = False) -> Planned:
     spec = loaded.spec
-    lb_ids = {ref: lb.id for ref, lb in conn.loadbalancers.items()}
-    desired = State() if destroy else build_desired(spec, uploads(loaded), conn.flavour, lb_ids)
+    desired = (
+        State()
+        if destroy
+        else build_desired(spec, uploads(loaded), conn.flavour, conn.loadbalancers)
+    )
     observed = observe_state(loaded, conn, desired)
     plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
+    if not destroy and not isinstance(spec.target, EmbeddedTarget):
+        plan = replace(plan, notes=(*plan.notes, *feature_notes(spec)))
     return Planned(plan, desired, observed)
+
+
+def feature_notes(spec: Spec) -> list[str]:
+    """The client-certificate headers are enabled per account in some regions: say so
+    before an apply stops at the listener (docs/api-notes.md §10.3)."""
+    return [
+        f"listener {listener.name}: the X-Forwarded-Clientcert-* headers need the feature "
+        "enabled for your account in some regions (a Huawei service ticket); if the API "
+        "refuses the listener, switch them off in the spec or ask Huawei to enable them"
+        for listener in spec.listeners
+        if any(
+            on
+            for name, on in listener.insert_headers.model_dump().items()
+            if name.startswith("client_cert_")
+        )
+    ]
 
 
 def observe_state(loaded: Loaded, conn: Connection, desired: State | None = None) -> State:

@@ -85,7 +85,7 @@ def test_state_dump_masks_private_keys(server: RunningServer, v3: Any, pki: Any)
     [stored] = dump["certificates"]
     assert stored["id"] == cert.id and stored["private_key"] == "*****"
     assert "PRIVATE KEY" not in json.dumps(dump)
-    assert len(dump["loadbalancers"]) == 2
+    assert len(dump["loadbalancers"]) == 3
 
 
 def test_dataplane_listing_when_disabled(server: RunningServer, v3: Any, pki: Any) -> None:

@@ -30,6 +30,9 @@ class LoadBalancerInfo:
     guaranteed: bool  # True = dedicated (v3), False = shared (v2)
     vip_address: str | None
     public_address: str | None = None
+    # None where the API did not report the field (v2, older responses): not checked.
+    ip_target_enable: bool | None = None
+    l7_flavor_id: str | None = None  # "" = reported as unset: no layer-7 flavour
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,10 @@ class CloudApi(Protocol):
         self, ids: Sequence[str], names: Sequence[str]
     ) -> list[LoadBalancerInfo]:
         """Load balancers matching any of the ids or names (one list call)."""
+        ...
+
+    def provisioning_status(self, loadbalancer_id: str) -> str:
+        """The load balancer's `provisioning_status` (ACTIVE, PENDING_UPDATE, ERROR, ...)."""
         ...
 
     def list_certificates(self, description: str) -> list[Observed]:
