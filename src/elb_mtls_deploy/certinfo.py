@@ -22,9 +22,7 @@ class PemIdentity:
     chain: tuple[str, ...]  # SHA-256 of each certificate after the leaf
 
 
-_BLOCK = re.compile(
-    r"-----BEGIN CERTIFICATE-----(?P<body>.*?)-----END CERTIFICATE-----", re.DOTALL
-)
+_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----(?P<body>.*?)-----END CERTIFICATE-----", re.DOTALL)
 _NOT_BASE64 = re.compile(r"\\[nr]|[^A-Za-z0-9+/=]")
 
 

@@ -234,6 +234,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="also fail if a certificate of the spec expires within DAYS (scheduled checks)",
     )
+    p = command(
+        "output",
+        cmd_output,
+        "ids, addresses and (emulator) data-plane endpoints of the deployed stack",
+        cloud=True,
+    )
+    p.add_argument("spec", type=Path)
     from elb_mtls_deploy.emulator.cli import register
 
     register(sub)
@@ -579,3 +586,37 @@ def _expiry(bundles: Any, days: int | None) -> list[str]:
     from elb_mtls_deploy.workflow import now
 
     return expiry_notes(bundles, State(), now(), days)
+
+
+def cmd_output(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import workflow
+    from elb_mtls_deploy.output import output_lines, stack_outputs
+
+    loaded = workflow.load(args.spec, os.environ)
+    served, note = _served_dataplane(loaded)
+    with workflow.connect(loaded, _policy(args)) as conn:
+        observed = workflow.observe_state(loaded, conn)
+        document = stack_outputs(loaded.spec, conn.loadbalancers, observed, served)
+    for line in output_lines(document, note):
+        out.line(line)
+    out.data(document)
+    return EXIT_OK
+
+
+def _served_dataplane(loaded: Loaded) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """The emulator's data plane when `deploy emulator serve` runs over the spec's state."""
+    from elb_mtls_deploy.spec.model import EmbeddedTarget
+
+    target = loaded.spec.target
+    if not isinstance(target, EmbeddedTarget):
+        return None, None
+    from elb_mtls_deploy.emulator import discover_server
+    from elb_mtls_deploy.verify.target import dataplane
+
+    endpoint = discover_server(target.state_dir)
+    if endpoint is None:
+        return None, (
+            "no data-plane endpoints: the emulator is not running; start `deploy emulator "
+            f"serve --state-dir {target.state_dir}` and run `deploy output` again"
+        )
+    return dataplane(endpoint), None

@@ -191,3 +191,102 @@ def verify_document(report: Any) -> dict[str, Any]:
 def write_json(path: Any, value: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def stack_outputs(
+    spec: Any,
+    loadbalancers: Mapping[Any, Any],
+    observed: State,
+    served: Sequence[Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    """`deploy output`: ids, addresses and (on the emulator) data-plane endpoints.
+
+    `served` is the emulator's data plane (None: not the emulator, or not running).
+    """
+    records = observed.records
+
+    def ident(kind: str, local: str) -> str | None:
+        record = records.get(f"{kind}:{local}")
+        return record.id if record is not None else None
+
+    lbs = loadbalancers
+    listeners = []
+    for listener in spec.listeners:
+        lb = lbs[listener.loadbalancer]
+        cloud = f"{spec.stack}-{listener.name}"
+        host = lb.public_address or lb.vip_address
+        endpoint = next(
+            (
+                f"https://{item['address']}:{item['port']}/"
+                for item in served or ()
+                if item.get("name") == cloud and item.get("loadbalancer_id") == lb.id
+            ),
+            None,
+        )
+        pool = listener.pool_name
+        listeners.append(
+            {
+                "name": listener.name,
+                "id": ident("listener", listener.name),
+                "port": listener.port,
+                "loadbalancer_id": lb.id,
+                "address": f"{host}:{listener.port}" if host else None,
+                "dataplane": endpoint,
+                "pool": {"name": pool, "id": ident("pool", pool)},
+                "members": [
+                    {
+                        "address": m.address,
+                        "port": m.port,
+                        "id": ident("member", f"{pool}:{m.address}:{m.port}"),
+                    }
+                    for m in listener.pool.members
+                ],
+                "server_certificate": listener.server_certificate,
+                "client_ca": listener.client_ca_bundle,
+            }
+        )
+    certificates = [
+        {"name": r.key.split(":", 1)[1], "id": r.id, "fingerprint": r.fields.get("fingerprint")}
+        for r in observed.by_kind("certificate")
+    ]
+    return {
+        "stack": spec.stack,
+        "loadbalancers": [
+            {
+                "id": lb.id,
+                "name": lb.name,
+                "type": "dedicated" if lb.guaranteed else "shared",
+                "vip_address": lb.vip_address,
+                "public_address": lb.public_address,
+            }
+            for lb in sorted(lbs.values(), key=lambda lb: lb.name)
+        ],
+        "listeners": listeners,
+        "certificates": sorted(certificates, key=lambda c: c["name"]),
+    }
+
+
+def output_lines(document: Mapping[str, Any], dataplane_note: str | None) -> list[str]:
+    lines = [f"stack {document['stack']}"]
+    for lb in document["loadbalancers"]:
+        lines.append(
+            f"loadbalancer {lb['name']}  id {lb['id']}  ({lb['type']})  "
+            f"vip {lb['vip_address'] or '-'}  public {lb['public_address'] or '-'}"
+        )
+    for item in document["listeners"]:
+        where = f"  address {item['address']}" if item["address"] else ""
+        plane = f"  data plane {item['dataplane']}" if item["dataplane"] else ""
+        lines.append(
+            f"listener {item['name']}  id {item['id'] or '(not deployed)'}  port {item['port']}"
+            f"{where}{plane}"
+        )
+        lines.append(f"  pool {item['pool']['name']}  id {item['pool']['id'] or '-'}")
+        lines.extend(
+            f"  member {m['address']}:{m['port']}  id {m['id'] or '-'}" for m in item["members"]
+        )
+    for cert in document["certificates"]:
+        fingerprint = cert["fingerprint"] or ""
+        lines.append(f"certificate {cert['name']}  id {cert['id']}  sha256:{fingerprint[:16]}…")
+    if dataplane_note:
+        lines.append(f"note: {dataplane_note}")
+    return lines
