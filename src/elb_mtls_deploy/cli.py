@@ -241,6 +241,8 @@ def _parser() -> argparse.ArgumentParser:
         cloud=True,
     )
     p.add_argument("spec", type=Path)
+    p = command("completion", cmd_completion, "print a shell completion script (bash or zsh)")
+    p.add_argument("shell", choices=("bash", "zsh"))
     from elb_mtls_deploy.emulator.cli import register
 
     register(sub)
@@ -620,3 +622,10 @@ def _served_dataplane(loaded: Loaded) -> tuple[list[dict[str, Any]] | None, str 
             f"serve --state-dir {target.state_dir}` and run `deploy output` again"
         )
     return dataplane(endpoint), None
+
+
+def cmd_completion(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy.completion import script
+
+    print(script(args.shell, _parser()), end="")
+    return EXIT_OK
