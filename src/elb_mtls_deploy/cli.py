@@ -270,9 +270,9 @@ def _policy(args: argparse.Namespace) -> Any:
 
 
 def cmd_schema(args: argparse.Namespace, out: Out) -> int:
-    from elb_mtls_deploy.spec.model import Spec
+    from elb_mtls_deploy.schema import spec_schema
 
-    print(json.dumps(Spec.model_json_schema(by_alias=True), indent=2))
+    print(json.dumps(spec_schema(), indent=2))
     return EXIT_OK
 
 
