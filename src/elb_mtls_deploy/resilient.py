@@ -227,11 +227,13 @@ class ResilientCloud:
             ]
         elif kind == "pool" and description:
             # Match the listener too: mid-replacement, the old pool has the same name.
+            # An unbound create (a switch-over) matches only unbound pools: the old pool,
+            # still bound and deleted by the same plan, must never be adopted.
             listener = fields.get("listener_id")
             matches = [
                 p
                 for p in read(lambda: inner.list_pools(description))
-                if p.name == name and (listener is None or p.fields.get("listener_id") == listener)
+                if p.name == name and p.fields.get("listener_id") == listener
             ]
         elif kind == "healthmonitor":
             return self._monitor_of(str(fields.get("pool_id")), deadline)

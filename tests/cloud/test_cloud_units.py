@@ -172,7 +172,8 @@ def test_listener_normalisation() -> None:
     fields = wire.observed("listener", "v3", item).fields
     assert fields["loadbalancer_id"] == "lb1"
     assert fields["client_ca_tls_container_ref"] is None
-    assert fields["insert_headers"] == {"X-Forwarded-ELB-IP": True}
+    # Switches as reported (false included: a default-on header may be off); no junk.
+    assert fields["insert_headers"] == {"X-Forwarded-ELB-IP": True, "X-Forwarded-Host": False}
 
 
 def test_pool_and_member_normalisation() -> None:

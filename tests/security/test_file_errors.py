@@ -51,7 +51,7 @@ def test_pki_dir_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
     (tmp_path / "pki").write_text("not a directory\n")
     code, err = run(capsys, "certs", str(spec))
     assert code == 1
-    assert f"cannot use {tmp_path / 'pki'}: it exists and is not a directory" in err, err
+    assert f"{tmp_path / 'pki'}" in err and "not a directory" in err, err
 
 
 def test_pki_dir_under_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -30,6 +30,9 @@ class LoadBalancerInfo:
     guaranteed: bool  # True = dedicated (v3), False = shared (v2)
     vip_address: str | None
     public_address: str | None = None
+    # None where the API did not report the field (v2, older responses): not checked.
+    ip_target_enable: bool | None = None
+    l7_flavor_id: str | None = None  # "" = reported as unset: no layer-7 flavour
 
 
 @dataclass(frozen=True)
