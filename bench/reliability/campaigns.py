@@ -613,15 +613,17 @@ def proxy_campaign(
     destroy_every: int = 10,
     kill_rate: float = 0.5,
     rates: ProxyFaults | None = None,
+    settle_seconds: float = 3.0,
     report: Callable[[Round], None] = lambda r: None,
 ) -> list[Round]:
     """`rounds` applies per spec kind through the fault-injecting proxy (read timeouts
     that commit late, cut replies, junk list bodies, Retry-After abuse) with the emulator
     killed and restarted mid-round in `kill_rate` of the rounds; every output is scanned
-    for the keys' lines and the SK."""
+    for the keys' lines and the SK. `settle_seconds` (RetryPolicy): 3 s covers the proxy's
+    latest commit (read timeout + `late_max` after the send); 0 shows what it prevents."""
     results: list[Round] = []
     base = dataclasses.replace(rates or ProxyFaults(), seed=seed)
-    with instrumented(settle_seconds=3.0), read_timeout(base.read_timeout):
+    with instrumented(settle_seconds=settle_seconds), read_timeout(base.read_timeout):
         opened = {kind: ProxiedStage(root, kind, base) for kind in kinds}
         try:
             for stage in opened.values():

@@ -48,6 +48,9 @@ class ProxyFaults:
     read_timeout: float = 1.0
     late_max: float = 1.0
     seed: int = 0
+    # Scripted: the first N certificate creates are held and commit exactly
+    # `read_timeout + late_max` after they were sent (the late-commit duplicate case).
+    late_certificate_creates: int = 0
 
 
 @dataclass
@@ -114,6 +117,7 @@ class FaultProxy:
         self.port = int(self._listener.getsockname()[1])
         self.endpoint = f"http://{HOST}:{self.port}"
         self._closed = threading.Event()
+        self.late_committed = threading.Event()  # a scripted late create was forwarded
         self._thread = threading.Thread(target=self._accept, name="fault-proxy", daemon=True)
         self._thread.start()
 
@@ -162,6 +166,12 @@ class FaultProxy:
         with self._lock:
             self.counts["requests"] += 1
             f, roll = self.faults, self._rng.random()
+            path = request.target.split("?")[0]
+            scripted = request.method == "POST" and path.endswith("/certificates")
+            if scripted and self.counts["scripted"] < f.late_certificate_creates:
+                self.counts["scripted"] += 1
+                self.counts["timeout"] += 1
+                return "late"
             for kind, rate in (
                 ("timeout", f.timeout_rate),
                 ("cut", f.cut_rate),
@@ -185,11 +195,14 @@ class FaultProxy:
             body = json.dumps({"error_code": "APIGW.0308", "error_msg": "throttled by proxy"})
             _reply(conn, 429, body.encode(), [f"Retry-After: {value}"])
             return
-        if kind == "timeout":
+        if kind in ("timeout", "late"):
             with self._lock:
-                late = self.faults.read_timeout + self._rng.uniform(0, self.faults.late_max)
-            time.sleep(late)  # the client times out meanwhile; then the request commits
+                f = self.faults
+                extra = f.late_max if kind == "late" else self._rng.uniform(0, f.late_max)
+            time.sleep(f.read_timeout + extra)  # the client times out; then the request commits
             self._forward(request)
+            if kind == "late":
+                self.late_committed.set()
             return
         response = self._forward(request)
         if response is None:

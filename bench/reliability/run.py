@@ -134,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spec", choices=("both", "example", "large"), default="both")
     parser.add_argument("--workers", type=int, default=8, help="faults: apply --workers")
     parser.add_argument("--retry-after", type=int, default=1, help="faults: Retry-After on 429")
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="proxy: settle window after a create in doubt (0 = off)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write every round as JSON")
     args = parser.parse_args(argv)
     kinds = ["example", "large"] if args.spec == "both" else [args.spec]
@@ -163,8 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results += campaigns.crash_campaign(out, kinds, rounds, args.seed, report=report)
             elif name == "proxy":
                 results += campaigns.proxy_campaign(
-                    out, kinds, rounds, args.seed, workers=args.workers, report=report
-                )
+                    out, kinds, rounds, args.seed, workers=args.workers,
+                    settle_seconds=args.settle, report=report,
+                )  # fmt: skip
             else:
                 results += campaigns.concurrency_campaign(
                     out, kinds, rounds, args.seed, report=report
