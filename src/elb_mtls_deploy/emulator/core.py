@@ -80,6 +80,7 @@ class Emulator:
         demo_backends: bool = True,
         clock: Callable[[], datetime] | None = None,
         provisioning_ms: int = 0,
+        quotas: Mapping[str, int] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.credentials = dict(credentials or {DEMO_AK: (DEMO_SK, DEMO_PROJECT_ID)})
@@ -88,6 +89,9 @@ class Emulator:
         seed(self.store, sorted({p for _, p in self.credentials.values()}), self.clock())
         self.faults = FaultInjector(faults or FaultConfig())
         self.provisioning = Provisioning(provisioning_ms)
+        # kind ("listener", "pool", "member", ...) -> most records per project; none by
+        # default. Real quotas vary by account; this lets tests reach 409 ELB.8905.
+        self.quotas = dict(quotas or {})
         self.stats = Stats()
         self.plane = PlaneSync(self.store, enabled=dataplane, demo_backends=demo_backends)
         self.plane.sync()
@@ -154,7 +158,8 @@ class Emulator:
         # The injected busy fault refuses like the provisioning model: on the owning LB.
         guard = LbGuard(self.provisioning, forced_busy=decision.busy and route.mutating)
         with self.store.transaction(write=route.mutating) as tx:
-            status, payload = route.handler(request, Models(tx, project_id, self.clock(), guard))
+            models = Models(tx, project_id, self.clock(), guard, self.quotas)
+            status, payload = route.handler(request, models)
             guard.commit()  # inside the transaction: no writer slips in before the mark
         if route.mutating:
             self.plane.sync()

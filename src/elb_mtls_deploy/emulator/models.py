@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from .exceptions import (
     InvalidParameter,
     IpTargetDisabled,
     NotFound,
+    QuotaExceeded,
 )
 from .provisioning import LbGuard
 
@@ -198,12 +199,18 @@ class Models:
     """All resource operations for one project inside one transaction."""
 
     def __init__(
-        self, tx: Tx, project_id: str, now: datetime, guard: LbGuard | None = None
+        self,
+        tx: Tx,
+        project_id: str,
+        now: datetime,
+        guard: LbGuard | None = None,
+        quotas: Mapping[str, int] | None = None,
     ) -> None:
         self.tx = tx
         self.project_id = project_id
         self.now = iso(now)
         self.guard = guard or LbGuard()
+        self.quotas = quotas or {}  # kind -> most records per project (ELB.8905 beyond)
 
     # ----------------------------------------------------------------- generic helpers
 
@@ -222,6 +229,12 @@ class Models:
             id=new_id(kind), project_id=self.project_id, created_at=self.now, updated_at=self.now
         )
         return record
+
+    def _insert(self, kind: str, record: Record) -> None:
+        limit = self.quotas.get(kind)
+        if limit is not None and self.tx.count(kind, self.project_id) >= limit:
+            raise QuotaExceeded(f"Quota exceeded for resources: ['{kind}'].")
+        self.tx.insert(kind, record)
 
     def _save(self, kind: str, record: Record) -> Record:
         record["updated_at"] = self.now
@@ -269,7 +282,7 @@ class Models:
         }
         record = self._new(CERT, defaults, fields)
         self._check_cert_content(record)
-        self.tx.insert(CERT, record)
+        self._insert(CERT, record)
         return record
 
     def update_certificate(self, cert_id: str, changes: dict[str, Any]) -> Record:
@@ -415,7 +428,7 @@ class Models:
         self._check_listener_tls(record)
         if record.get("default_pool_id"):
             self._check_default_pool(record, record["default_pool_id"])
-        self.tx.insert(LISTENER, record)
+        self._insert(LISTENER, record)
         return record
 
     def _check_port_free(self, record: Record) -> None:
@@ -522,7 +535,7 @@ class Models:
         record["session_persistence"] = _persistence(
             record.get("session_persistence"), record["protocol"]
         )
-        self.tx.insert(POOL, record)
+        self._insert(POOL, record)
         if listener is not None:
             # Creating a pool with listener_id makes it the listener's default pool (Octavia
             # behaviour; docs/api-notes.md §9 marks it unverified for Huawei).
@@ -624,7 +637,7 @@ class Models:
             ip_version=f"v{address.version}",
             member_type="instance" if record.get("subnet_cidr_id") else "ip",
         )
-        self.tx.insert(MEMBER, record)
+        self._insert(MEMBER, record)
         return record
 
     def get_member(self, pool_id: str, member_id: str) -> Record:
@@ -716,7 +729,7 @@ class Models:
             "http_method": "GET" if web else None,
         }
         record = self._new(MONITOR, defaults, fields)
-        self.tx.insert(MONITOR, record)
+        self._insert(MONITOR, record)
         return record
 
     @staticmethod
