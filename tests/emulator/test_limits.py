@@ -204,3 +204,53 @@ def test_every_documented_load_balancer_key_is_returned(v3: Any, v2: Any) -> Non
     assert _model_keys("v2/model/loadbalancer_resp.py") <= set(raw2)
     subnet_only = v3.show_load_balancer(sdk.ShowLoadBalancerRequest(loadbalancer_id=SUBNET_ONLY))
     assert subnet_only.loadbalancer.ip_target_enable is False
+
+
+# --------------------------------------------------------------------------- SDK docstring rules
+
+
+def test_insert_headers_keys_are_the_sdks_and_tls_ones_need_a_tls_listener(
+    v3: Any, v2: Any
+) -> None:
+    http = sdk.CreateListenerOption(
+        loadbalancer_id=DEDICATED,
+        protocol="HTTP",
+        protocol_port=80,
+        insert_headers=sdk.ListenerInsertHeaders(x_forwarded_clientcert_subjectdn_enable=True),
+    )
+    request = sdk.CreateListenerRequest(body=sdk.CreateListenerRequestBody(listener=http))
+    refused(lambda: v3.create_listener(request))
+    typo = {"listener": {"loadbalancer_id": DEDICATED, "protocol": "HTTP", "protocol_port": 81,
+                         "insert_headers": {"X-Forwarded-Hots": True}}}  # fmt: skip
+    refused(lambda: v3.create_listener(sdk.CreateListenerRequest(body=typo)))
+    v2_only = sdk2.CreateListenerReq(
+        loadbalancer_id=SHARED,
+        protocol="HTTP",
+        protocol_port=82,
+        insert_headers=sdk2.InsertHeader(x_forwarded_elb_ip=True),
+    )
+    body = sdk2.CreateListenerRequestBody(listener=v2_only)
+    created = v2.create_listener(sdk2.CreateListenerRequest(body=body)).listener
+    assert created.insert_headers.x_forwarded_elb_ip is True
+
+
+def test_monitor_types_follow_the_pool_protocol(v3: Any) -> None:
+    udp = pool(v3, lb_id=DEDICATED, protocol="UDP")
+
+    def monitor(kind: str) -> Any:
+        option = sdk.CreateHealthMonitorOption(
+            pool_id=udp.id, type=kind, delay=5, timeout=3, max_retries=3
+        )
+        body = sdk.CreateHealthMonitorRequestBody(healthmonitor=option)
+        return v3.create_health_monitor(sdk.CreateHealthMonitorRequest(body=body))
+
+    refused(lambda: monitor("HTTP"))
+    assert monitor("UDP_CONNECT").healthmonitor.type == "UDP_CONNECT"
+
+
+def test_pools_are_always_admin_up(v3: Any) -> None:
+    option = sdk.CreatePoolOption(
+        lb_algorithm="ROUND_ROBIN", protocol="HTTP", loadbalancer_id=DEDICATED, admin_state_up=False
+    )
+    request = sdk.CreatePoolRequest(body=sdk.CreatePoolRequestBody(pool=option))
+    refused(lambda: v3.create_pool(request))

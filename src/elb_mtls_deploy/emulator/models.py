@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from . import pem
+from . import insert_headers, pem
 from .db import Record, Tx
 from .exceptions import (
     Conflict,
@@ -70,6 +70,15 @@ LB_ALGORITHMS = frozenset(
 MONITOR_TYPES = frozenset({"TCP", "UDP_CONNECT", "HTTP", "HTTPS", "TLS", "GRPC", "PING"})
 # Shared load balancers check only these (docs/api-notes.md §10.2 "Shared limits").
 SHARED_MONITOR_TYPES = frozenset({"TCP", "UDP_CONNECT", "HTTP"})
+# Monitor types each pool protocol admits (SDK v3 create_health_monitor_option.py, `type`).
+_L7_MONITORS = frozenset({"TCP", "HTTP", "HTTPS", "TLS", "GRPC"})
+MONITORS_FOR_POOL = {
+    "QUIC": frozenset({"UDP_CONNECT"}),
+    "UDP": frozenset({"UDP_CONNECT"}),
+    "TCP": frozenset({"TCP", "HTTP", "HTTPS"}),
+    "IP": frozenset({"TCP", "HTTP", "HTTPS"}),
+    **dict.fromkeys(("HTTP", "HTTPS", "GRPC", "TLS"), _L7_MONITORS),
+}
 WEB_LISTENERS = frozenset({"HTTP", "HTTPS", "TERMINATED_HTTPS"})
 # Pools whose persistence_timeout defaults to 1440 minutes; the rest get 1 (§10.2).
 # GRPC is grouped with HTTP/HTTPS on our reading (unverified).
@@ -130,6 +139,12 @@ def _one_of(fields: dict[str, Any], name: str, allowed: Iterable[str]) -> None:
         raise InvalidParameter(f"Invalid parameter: '{name}' {value!r} is not one of the allowed")
 
 
+def _only_true(fields: dict[str, Any], name: str) -> None:
+    # "only true is supported" (SDK v3 create_pool_option.py / update_pool_option.py)
+    if fields.get(name) is False:
+        raise InvalidParameter(f"Invalid parameter: '{name}' can only be true")
+
+
 def _reject_immutable(kind: str, changes: dict[str, Any]) -> None:
     for name in IMMUTABLE.get(kind, ()):
         if name in changes:
@@ -174,25 +189,6 @@ def _as_object(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidParameter(f"Invalid parameter: '{name}' must be an object")
     return value
-
-
-def _merge_headers(current: dict[str, Any], sent: Any) -> dict[str, Any]:
-    """Apply the sent insert_headers switches over the current ones (null = no change)."""
-    if sent is None:
-        return dict(current)
-    if not isinstance(sent, dict):
-        raise InvalidParameter("Invalid parameter: 'insert_headers' must be an object")
-    merged = dict(current)
-    for name, value in sent.items():
-        if value is None:
-            continue
-        expected = str if name.endswith(("-alias", "-Mode")) else bool
-        if not isinstance(value, expected):
-            raise InvalidParameter(
-                f"Invalid parameter: insert_headers '{name}' must be a {expected.__name__}"
-            )
-        merged[name] = value
-    return merged
 
 
 class Models:
@@ -419,10 +415,12 @@ class Models:
         }
         record = self._new(LISTENER, defaults, fields)
         record["protocol"] = protocol
-        record["insert_headers"] = _merge_headers(
+        record["insert_headers"] = insert_headers.merge(
             # X-Forwarded-Host is on unless switched off (docs/api-notes.md §10.2).
             {"X-Forwarded-Host": True} if web else {},
             fields.get("insert_headers"),
+            protocol,
+            version,
         )
         self._check_port_free(record)
         self._check_listener_tls(record)
@@ -455,8 +453,11 @@ class Models:
         if "insert_headers" in changes:
             # Merged into the current switches, not replaced (unverified; §10.2).
             changes = dict(changes)
-            record["insert_headers"] = _merge_headers(
-                record.get("insert_headers") or {}, changes.pop("insert_headers")
+            record["insert_headers"] = insert_headers.merge(
+                record.get("insert_headers") or {},
+                changes.pop("insert_headers"),
+                record["protocol"],
+                version,
             )
         for name, value in changes.items():
             # "" or null unbinds the CA (mutual auth off) or the pool (docs/api-notes.md §2.4).
@@ -485,6 +486,7 @@ class Models:
     def create_pool(self, fields: dict[str, Any], version: str) -> Record:
         _require(fields, "lb_algorithm", "protocol")
         _one_of(fields, "lb_algorithm", LB_ALGORITHMS)
+        _only_true(fields, "admin_state_up")
         _one_of(fields, "protocol", POOL_PROTOCOLS[version])
         listener_id, lb_id = fields.get("listener_id"), fields.get("loadbalancer_id")
         if not (listener_id or lb_id or (version == "v3" and fields.get("type"))):
@@ -547,6 +549,7 @@ class Models:
         record = self.get(POOL, pool_id)
         _reject_immutable(POOL, changes)
         _one_of(changes, "lb_algorithm", LB_ALGORITHMS)
+        _only_true(changes, "admin_state_up")
         # "cannot update the pool unless its load balancer is ACTIVE" (UpdatePool, §10.2)
         self.guard.change(record.get("loadbalancer_id"))
         for name, value in changes.items():
@@ -712,7 +715,7 @@ class Models:
             if fields.get(name) is None:
                 raise InvalidParameter(f"Invalid parameter: '{name}' is required")
         pool = self.get(POOL, fields["pool_id"])
-        self._check_monitor_fields(fields, self._pool_lb(pool))
+        self._check_monitor_fields(fields, pool, self._pool_lb(pool))
         self.guard.change(pool.get("loadbalancer_id"))
         for monitor in self.all(MONITOR):
             if monitor["pool_id"] == pool["id"]:
@@ -733,9 +736,15 @@ class Models:
         return record
 
     @staticmethod
-    def _check_monitor_fields(fields: dict[str, Any], lb: Record | None) -> None:
+    def _check_monitor_fields(fields: dict[str, Any], pool: Record, lb: Record | None) -> None:
         shared = lb is not None and not lb["guaranteed"]
         _one_of(fields, "type", SHARED_MONITOR_TYPES if shared else MONITOR_TYPES)
+        allowed = MONITORS_FOR_POOL.get(pool["protocol"], MONITOR_TYPES)
+        if fields.get("type") is not None and fields["type"] not in allowed:
+            raise InvalidParameter(
+                f"Invalid parameter: a {pool['protocol']} pool cannot use a {fields['type']} "
+                f"health monitor (allowed: {', '.join(sorted(allowed))})"
+            )
         _int_in(fields, "delay", 1, 50)
         _int_in(fields, "timeout", 1, 300)
         _int_in(fields, "max_retries", 1, 10)
@@ -747,7 +756,7 @@ class Models:
         record = self.get(MONITOR, monitor_id)
         _reject_immutable(MONITOR, changes)
         pool = self.get(POOL, record["pool_id"])
-        self._check_monitor_fields(changes, self._pool_lb(pool))
+        self._check_monitor_fields(changes, pool, self._pool_lb(pool))
         self.guard.change(pool.get("loadbalancer_id"))
         for name, value in changes.items():
             if value is not None or name == "monitor_port":
