@@ -254,3 +254,14 @@ def test_pools_are_always_admin_up(v3: Any) -> None:
     )
     request = sdk.CreatePoolRequest(body=sdk.CreatePoolRequestBody(pool=option))
     refused(lambda: v3.create_pool(request))
+
+
+def test_listener_timeouts_and_names_have_the_documented_ranges(v3: Any) -> None:
+    def tcp(**fields: Any) -> Any:
+        return v3.create_listener(listener_option(DEDICATED, protocol="TCP", **fields))
+
+    refused(lambda: tcp(protocol_port=7001, keepalive_timeout=5))  # 10-4000 s for TCP
+    refused(lambda: tcp(protocol_port=7002, name="x" * 256))
+    http = listener_option(DEDICATED, protocol="HTTP", protocol_port=7003, member_timeout=301)
+    refused(lambda: v3.create_listener(http))
+    assert tcp(protocol_port=7004, keepalive_timeout=10).listener.keepalive_timeout == 10

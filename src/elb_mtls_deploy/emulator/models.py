@@ -139,6 +139,21 @@ def _one_of(fields: dict[str, Any], name: str, allowed: Iterable[str]) -> None:
         raise InvalidParameter(f"Invalid parameter: '{name}' {value!r} is not one of the allowed")
 
 
+def _name_fits(fields: dict[str, Any]) -> None:
+    # "0-255 characters" for names (SDK v3 create_*_option.py docstrings)
+    name = fields.get("name")
+    if isinstance(name, str) and len(name) > 255:
+        raise InvalidParameter("Invalid parameter: 'name' is longer than 255 characters")
+
+
+def _check_listener_timeouts(record: Record) -> None:
+    """Ranges from the SDK's create_listener_option.py docstrings."""
+    web = record["protocol"] in WEB_LISTENERS
+    _int_in(record, "keepalive_timeout", 0 if web else 10, 4000)
+    _int_in(record, "client_timeout", 1, 300)
+    _int_in(record, "member_timeout", 1, 300)
+
+
 def _only_true(fields: dict[str, Any], name: str) -> None:
     # "only true is supported" (SDK v3 create_pool_option.py / update_pool_option.py)
     if fields.get(name) is False:
@@ -220,6 +235,7 @@ class Models:
         return self.tx.all(kind, self.project_id)
 
     def _new(self, kind: str, defaults: dict[str, Any], fields: dict[str, Any]) -> Record:
+        _name_fits(fields)
         record = {**defaults, **{k: v for k, v in fields.items() if v is not None}}
         record.update(
             id=new_id(kind), project_id=self.project_id, created_at=self.now, updated_at=self.now
@@ -423,6 +439,7 @@ class Models:
             version,
         )
         self._check_port_free(record)
+        _check_listener_timeouts(record)
         self._check_listener_tls(record)
         if record.get("default_pool_id"):
             self._check_default_pool(record, record["default_pool_id"])
@@ -467,6 +484,8 @@ class Models:
                 record[name] = value
             elif name in ("security_policy_id",):
                 record[name] = None
+        _name_fits(changes)
+        _check_listener_timeouts(record)
         self._check_listener_tls(record)
         if changes.get("default_pool_id"):
             self._check_default_pool(record, changes["default_pool_id"])
