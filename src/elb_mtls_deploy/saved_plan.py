@@ -250,22 +250,23 @@ def check_fresh(
         for name, seen in saved.certificates.items()
         if seen is not None and certificates.get(name) != seen
     )
+    problems = []
+    hint = _AGAIN
     if moved:
         detail = ", ".join(
             f"{n} ({_short(saved.certificates[n])} -> {_short(certificates.get(n))})" for n in moved
         )
-        raise PlanError(
-            f"{source}: the certificates differ from those the plan saw: {detail}; this job's "
-            "PKI directory is not the one plan used (is the PKI cache missing or stale?)",
-            hint="restore the PKI directory the plan job had, or " + _AGAIN,
+        problems.append(
+            f"the certificates changed since this plan was made: {detail}; this job's PKI "
+            "directory is not the one plan used (is the PKI cache missing or stale?)"
         )
+        hint = "restore the PKI directory the plan job had, or " + _AGAIN
     mine = resource_changes(fresh)
     if saved.observed_digest != fresh.observed_digest:
         where = ", ".join(_differing(saved.resource_changes, mine)) or "resources the plan keeps"
-        raise PlanError(
-            f"{source}: the cloud changed since this plan was made ({where}); refusing to apply",
-            hint=_AGAIN,
-        )
+        problems.append(f"the cloud changed since this plan was made ({where})")
+    if problems:
+        raise PlanError(f"{source}: " + "; and ".join(problems) + "; refusing to apply", hint=hint)
     if _differing(saved.resource_changes, mine):
         raise PlanError(
             f"{source}: a fresh plan of the same spec, certificates and cloud differs from this "
@@ -275,6 +276,8 @@ def check_fresh(
 
 
 def _short(fingerprint: str | None) -> str:
+    if fingerprint and fingerprint.startswith("(known after apply"):
+        return fingerprint  # the plan would have issued it
     return f"sha256:{fingerprint[:16]}…" if fingerprint else "missing"
 
 
