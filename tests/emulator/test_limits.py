@@ -17,6 +17,8 @@ from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkelb import v2 as sdk2
 from huaweicloudsdkelb import v3 as sdk
 
+from elb_mtls_deploy.emulator import DEMO_PROJECT_ID
+
 SUBNET = "6f0d4e59-2b1a-4c4d-9a7e-0000000000f1"
 
 
@@ -265,3 +267,17 @@ def test_listener_timeouts_and_names_have_the_documented_ranges(v3: Any) -> None
     http = listener_option(DEDICATED, protocol="HTTP", protocol_port=7003, member_timeout=301)
     refused(lambda: v3.create_listener(http))
     assert tcp(protocol_port=7004, keepalive_timeout=10).listener.keepalive_timeout == 10
+
+
+def test_a_dedicated_lb_without_an_l7_flavor_takes_no_https_listener(
+    server: Any, v3: Any, pki: Any
+) -> None:
+    with server.emulator.store.transaction(write=True) as tx:  # an L4-only dedicated LB
+        lb = tx.get("loadbalancer", DEDICATED, DEMO_PROJECT_ID)
+        lb.update(id="6f0d4e59-2b1a-4c4d-9a7e-0000000000l4", name="l4-only", l7_flavor_id=None)
+        tx.insert("loadbalancer", lb)
+    cert = server_cert(v3, pki)
+    https = {"protocol": "HTTPS", "protocol_port": 443, "default_tls_container_ref": cert.id}
+    refused(lambda: v3.create_listener(listener_option(lb["id"], **https)))
+    tcp = v3.create_listener(listener_option(lb["id"], protocol="TCP", protocol_port=443))
+    assert tcp.listener.protocol == "TCP"

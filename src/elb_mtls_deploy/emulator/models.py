@@ -392,6 +392,12 @@ class Models:
         if protocol in HTTPS_PROTOCOLS:
             protocol = "HTTPS" if lb["guaranteed"] else "TERMINATED_HTTPS"
         web = protocol in WEB_LISTENERS
+        if web and lb["guaranteed"] and not lb.get("l7_flavor_id"):
+            # A dedicated load balancer serves HTTP/HTTPS only with an L7 flavour (§10.2).
+            raise InvalidParameter(
+                f"Invalid parameter: load balancer {lb['id']} has no L7 flavor "
+                f"(l7_flavor_id) for a {protocol} listener"
+            )
         fields = _tls_policy_fields(fields, lb, version)
         defaults = {
             "name": "",
