@@ -617,7 +617,9 @@ class Models:
         lb_id = pool.get("loadbalancer_id")
         return self.tx.get(LB, lb_id, self.project_id) if lb_id else None
 
-    def _check_ip_member(self, pool: Record, address: ipaddress._BaseAddress) -> None:
+    def _check_ip_member(
+        self, pool: Record, address: ipaddress.IPv4Address | ipaddress.IPv6Address
+    ) -> None:
         """A member without a subnet is an IP-type backend (docs/api-notes.md §10.2 "Members")."""
         lb = self._pool_lb(pool)
         if lb is None or not lb.get("ip_target_enable"):
