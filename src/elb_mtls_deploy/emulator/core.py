@@ -1,9 +1,12 @@
 """The emulator as a pure dispatcher: ``Emulator.handle(method, target, headers, body)``.
 
-Order per API request: count it, inject faults (latency, error statuses), verify the
-signature and project, route, run the handler in one SQLite transaction, resync the data
-plane after a successful change, serialise errors at the edge (docs/api-notes.md §4.4). Transport
-(HTTP server, ``responses`` mount) lives elsewhere; this module never touches sockets.
+Order per API request: count it, inject faults (latency, error statuses), answer a path
+with no API as the gateway does (``APIGW.0101``, before any signature check), verify the
+signature and project, run the handler in one SQLite transaction with the request's
+``LbGuard`` (busy load balancers refused, changed ones marked PENDING_UPDATE before the
+commit), resync the data plane after a successful change, serialise errors at the edge
+(docs/api-notes.md §4.4, §10.2). Transport (HTTP server, ``responses`` mount) lives
+elsewhere; this module never touches sockets.
 """
 
 from __future__ import annotations
