@@ -281,3 +281,45 @@ def test_a_dedicated_lb_without_an_l7_flavor_takes_no_https_listener(
     refused(lambda: v3.create_listener(listener_option(lb["id"], **https)))
     tcp = v3.create_listener(listener_option(lb["id"], protocol="TCP", protocol_port=443))
     assert tcp.listener.protocol == "TCP"
+
+
+@pytest.mark.parametrize(
+    ("model", "show"),
+    [
+        ("v3/model/listener.py", "listener"),
+        ("v3/model/pool.py", "pool"),
+        ("v3/model/member.py", "member"),
+        ("v3/model/health_monitor.py", "healthmonitor"),
+        ("v3/model/certificate_info.py", "certificate"),
+    ],
+)
+def test_every_v3_model_key_is_returned(v3: Any, pki: Any, model: str, show: str) -> None:
+    cert = server_cert(v3, pki)
+    listener = v3.create_listener(
+        listener_option(
+            DEDICATED, protocol="HTTPS", protocol_port=443, default_tls_container_ref=cert.id
+        )
+    ).listener
+    p = pool(v3, listener_id=listener.id)
+    m = member(v3, p.id, "10.0.0.10")
+    option = sdk.CreateHealthMonitorOption(
+        pool_id=p.id, type="TCP", delay=5, timeout=3, max_retries=3
+    )
+    hm = v3.create_health_monitor(
+        sdk.CreateHealthMonitorRequest(
+            body=sdk.CreateHealthMonitorRequestBody(healthmonitor=option)
+        )
+    ).healthmonitor
+    replies = {
+        "listener": lambda: v3.show_listener(sdk.ShowListenerRequest(listener_id=listener.id)),
+        "pool": lambda: v3.show_pool(sdk.ShowPoolRequest(pool_id=p.id)),
+        "member": lambda: v3.show_member(sdk.ShowMemberRequest(pool_id=p.id, member_id=m.id)),
+        "healthmonitor": lambda: v3.show_health_monitor(
+            sdk.ShowHealthMonitorRequest(healthmonitor_id=hm.id)
+        ),
+        "certificate": lambda: v3.show_certificate(
+            sdk.ShowCertificateRequest(certificate_id=cert.id)
+        ),
+    }
+    raw = json.loads(replies[show]().raw_content)[show]
+    assert _model_keys(model) <= set(raw), _model_keys(model) - set(raw)
