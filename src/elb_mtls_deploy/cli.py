@@ -72,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # mapped once here: one clear message, no traceback unless --debug
         if args.debug:
             raise
-        from elb_mtls_deploy.errors import DeployError
+        from elb_mtls_deploy.errors import DeployError, from_os_error
 
+        exc = exc if isinstance(exc, DeployError) else from_os_error(exc) or exc
         if isinstance(exc, DeployError):
             out.err(f"error: {exc}")
         else:
