@@ -113,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--history", action="store_true", help="list every kept generation (writes nothing)"
     )
+    p = command("sign", cmd_sign, "sign a client's own certificate request (its key stays put)")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--ca", required=True, help="the spec CA that signs")
+    p.add_argument("--csr", type=Path, required=True, help="the PEM certificate request")
+    p.add_argument("--out", type=Path, required=True, help="where to write the certificate")
+    p.add_argument("--days", type=int, default=397, help="validity in days (default 397)")
     command("schema", cmd_schema, "print the JSON Schema of the spec (editor completion)")
     p = command("plan", cmd_plan, "show what apply would change")
     p.add_argument("spec", type=Path)
@@ -186,6 +192,23 @@ def cmd_schema(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy.spec.model import Spec
 
     print(json.dumps(Spec.model_json_schema(by_alias=True), indent=2))
+    return EXIT_OK
+
+
+def cmd_sign(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import workflow
+
+    loaded = workflow.load(args.spec, os.environ)
+    certificate = workflow.sign_request(loaded, args.ca, args.csr, args.out, args.days)
+    row = {
+        "subject": certificate.subject.rfc4514_string(),
+        "serial": format(certificate.serial_number, "x"),
+        "not_after": certificate.not_valid_after_utc.isoformat(),
+        "out": str(args.out),
+    }
+    out.line(f"signed {row['subject']} (serial {row['serial']}, expires {row['not_after'][:10]})")
+    out.line(f"  -> {args.out}")
+    out.data(row)
     return EXIT_OK
 
 

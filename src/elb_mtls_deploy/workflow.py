@@ -480,6 +480,22 @@ def saved_issuance(document_notes: list[str], planned: Planned) -> None:
         )
 
 
+def sign_request(loaded: Loaded, ca: str, csr: Path, out: Path, days: int) -> Any:
+    """`deploy sign`: a certificate for a CSR, written 0644 to a new file `out`."""
+    from cryptography.hazmat.primitives import serialization
+
+    from elb_mtls_deploy.pki.importing import read_file
+    from elb_mtls_deploy.pki.signer import read_request
+    from elb_mtls_deploy.pki.signer import sign_request as sign
+
+    request = read_request(read_file(csr, "certificate request"), str(csr))
+    if out.exists():
+        raise DeployError(f"{out} exists already", hint="choose another --out, or move it away")
+    certificate = sign(loaded.spec, loaded.base_dir, loaded.env, ca, request, days, now())
+    out.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return certificate
+
+
 def history(loaded: Loaded) -> list[Any]:
     from elb_mtls_deploy.pki import history as pki_history
 

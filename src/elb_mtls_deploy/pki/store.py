@@ -181,6 +181,19 @@ def check_signers(
     return lint(ready, spec, run.now)
 
 
+def signer_of(spec: Spec, base_dir: Path, env: Mapping[str, str], ca: str) -> Issued:
+    """The CA `ca` with its key, to sign something outside the spec (`deploy sign`)."""
+    run = _Run(spec, base_dir, env, datetime.now(UTC), write=False)
+    for role, cert in spec.all_certificates():
+        run.assess(_ROLES[role], cert)
+        if cert.name == ca:
+            break
+    signer = run.signers.get(ca)
+    if signer is None:
+        raise CertificateError(f"CA {ca!r} is not issued yet", hint=_RERUN)
+    return signer.issued()
+
+
 @dataclass(frozen=True)
 class HistoryRow:
     name: str
