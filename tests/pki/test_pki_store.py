@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.pki.conftest import CurrentFiles
+from tests.pki.conftest import CurrentFiles, OpenSSL
 
 from elb_mtls_deploy.errors import CertificateError
 from elb_mtls_deploy.pki import ensure_certificates, issue_ca, load_bundles
@@ -321,3 +321,37 @@ def test_a_different_ca_key_than_the_certificate_is_an_error(
     ensure_certificates(spec, tmp_path, {"CA_KEY": key_to_pem(generate_key("ec-p256"))}, now)
     with pytest.raises(CertificateError, match="does not match"):
         ensure_certificates(spec, tmp_path, {"CA_KEY": key_to_pem(generate_key("ec-p256"))}, now)
+
+
+def test_a_new_ca_key_can_live_encrypted_in_a_file_read_only_to_sign(
+    make_spec: SpecFactory,
+    certs: CertsFactory,
+    tmp_path: Path,
+    now: datetime,
+    openssl: OpenSSL,
+) -> None:
+    spec = ca_key_spec(make_spec, certs, file="secret/ca.key", password_env="CA_PASS")
+    report = ensure_certificates(spec, tmp_path, {"CA_PASS": "pass phrase"}, now)
+    key_file = tmp_path / "secret" / "ca.key"
+    assert key_file.read_text().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert not list((tmp_path / "pki").rglob("ca.key"))
+    env = {"CA_PASS": "pass phrase"}
+    openssl("pkey", "-in", str(key_file), "-passin", "env:CA_PASS", "-noout", env=env)
+    assert report.findings == ()
+    # Nothing to sign: no passphrase needed.
+    again = ensure_certificates(spec, tmp_path, {}, now)
+    assert {c.action for c in again.certificates} == {"kept"}
+    # Something to sign and no passphrase: a clear error naming the variable.
+    wider = ca_key_spec(
+        make_spec,
+        lambda **c: certs(**c, servers__0__dns_names=["www.test.com", "api.test.com"]),
+        file="secret/ca.key",
+        password_env="CA_PASS",
+    )
+    with pytest.raises(CertificateError, match="CA_PASS is not set"):
+        ensure_certificates(wider, tmp_path, {}, now)
+    assert ensure_certificates(wider, tmp_path, env, now).bundles["web"].dns_names == (
+        "www.test.com",
+        "api.test.com",
+    )

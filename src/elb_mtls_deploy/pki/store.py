@@ -175,6 +175,8 @@ def check_signers(
         ca = spec.ca(name)
         if signer is not None:
             signer.issued()
+        elif isinstance(ca, GeneratedCA) and run._new_encrypted_file(ca):
+            run.passphrase(ca)  # the key file is made, encrypted, when the CA is issued
         elif isinstance(ca, GeneratedCA) and ca.key is not None:
             run.external_key(ca)
     ready = {n: b for n, b in run.bundles.items() if n not in view.pending}
@@ -786,6 +788,8 @@ class _Run:
         if isinstance(cert, GeneratedCA):
             if existing is not None:  # renewal for expiry: same key, so its leaves stay valid
                 key = self._key_of(cert, existing)
+            elif self._new_encrypted_file(cert):
+                key = self._create_encrypted_key(cert)
             elif cert.key is not None:
                 key = self.external_key(cert)
             else:
@@ -893,6 +897,45 @@ class _Run:
         return load_key_source(cert.import_.key, self.base_dir, self.env)
 
     # --- external CA keys ----------------------------------------------------------------
+
+    def _new_encrypted_file(self, cert: GeneratedCA) -> bool:
+        """A new CA whose key is to live, encrypted, in a file that does not exist yet."""
+        source = cert.key
+        return (
+            source is not None
+            and source.file is not None
+            and source.password_env is not None
+            and not pkcs11.is_uri(str(source.file))
+            and not layout.exists(resolve(source.file, self.base_dir))
+        )
+
+    def passphrase(self, cert: GeneratedCA) -> bytes:
+        assert cert.key is not None and cert.key.password_env is not None
+        value = self.env.get(cert.key.password_env, "")
+        if not value:
+            raise CertificateError(
+                f"CA {cert.name!r} keeps its key encrypted in {cert.key.file}, but environment "
+                f"variable {cert.key.password_env} (the passphrase) is not set",
+                hint=f"set {cert.key.password_env} (in GitLab CI: a masked, protected variable)",
+            )
+        return value.encode("utf-8")
+
+    def _create_encrypted_key(self, cert: GeneratedCA) -> PrivateKey:
+        """Generate the CA key and write it as encrypted PKCS#8 (0600, never overwriting);
+        the passphrase is read now because something must be signed."""
+        from cryptography.hazmat.primitives import serialization
+
+        assert cert.key is not None and cert.key.file is not None
+        key = generate_key(cert.key_type)
+        data = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(self.passphrase(cert)),
+        )
+        path = resolve(cert.key.file, self.base_dir)
+        path.parent.mkdir(mode=layout.DIR_MODE, parents=True, exist_ok=True)
+        layout.write_new(path, data, secret=True)
+        return key
 
     def external_key(self, cert: Generated) -> PrivateKey:
         assert isinstance(cert, GeneratedCA) and cert.key is not None
