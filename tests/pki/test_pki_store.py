@@ -355,3 +355,44 @@ def test_a_new_ca_key_can_live_encrypted_in_a_file_read_only_to_sign(
         "www.test.com",
         "api.test.com",
     )
+
+
+def test_a_batch_is_issued_by_worker_processes_with_the_same_result(
+    make_spec: SpecFactory,
+    certs: CertsFactory,
+    tmp_path: Path,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from elb_mtls_deploy.pki import parallel, store
+    from elb_mtls_deploy.pki.p12 import p12_holds
+
+    started: list[int] = []
+    real = parallel.Workers
+
+    def counted(processes: int) -> parallel.Workers:
+        started.append(processes)
+        return real(processes)
+
+    monkeypatch.setattr(store, "Workers", counted)
+    monkeypatch.setattr(store, "worker_count", lambda: 2)
+    data = certs()
+    data["clients"] = [
+        {"name": f"c{i}", "issuer": "ca", "subject": {"common_name": f"c{i}"}, "p12": {}}
+        for i in range(parallel.MIN_BATCH)
+    ]
+    spec = make_spec(**data)
+    report = ensure_certificates(spec, tmp_path, {}, now)
+    assert started == [2]
+    assert [c.action for c in report.certificates] == ["issued"] * (parallel.MIN_BATCH + 2)
+    current = CurrentFiles(tmp_path / "pki")
+    for i in range(parallel.MIN_BATCH):
+        bundle = report.bundles[f"c{i}"]
+        password = (current / f"c{i}.p12.password").read_text().strip().encode()
+        assert p12_holds((current / f"c{i}.p12").read_bytes(), password, bundle)
+        key = load_pem(bundle.key_pem or "")
+        assert key.public_key() == bundle.certificate.public_key()
+    keys = {(current / f"c{i}.key").read_bytes() for i in range(parallel.MIN_BATCH)}
+    assert len(keys) == parallel.MIN_BATCH  # each its own key
+    again = ensure_certificates(spec, tmp_path, {}, now)
+    assert {c.action for c in again.certificates} == {"kept"} and started == [2]
