@@ -82,9 +82,11 @@ def _relations(
     dump: dict[str, Any], owned: dict[str, list[Any]], want: Expected, found: Findings
 ) -> None:
     listener_ids = {r["id"] for r in dump["listeners"]}
+    # A pool is bound at create (listener_id) or by a listener's default_pool_id.
+    bound = {r.get("default_pool_id") for r in dump["listeners"]}
     pools = {r["id"]: r for r in dump["pools"]}
     for pool in owned["pools"]:
-        if pool.get("listener_id") not in listener_ids:
+        if pool.get("listener_id") not in listener_ids and pool["id"] not in bound:
             found.orphans.append(f"pool {pool['name']} without a listener")
     for monitor in dump["healthmonitors"]:
         if monitor.get("pool_id") not in pools:

@@ -5,6 +5,11 @@ wrapper in `resilient.py` has already spent its retries) or on Ctrl-C, no new wo
 starts, work in flight finishes, and the report says what was done, what failed and what
 was not started. Re-running continues from where the cloud is, because the next plan is
 computed from the cloud itself.
+
+A load balancer takes one change at a time: after a change it is PENDING_UPDATE and
+refuses the next one until it is ACTIVE again (docs/api-notes.md §10.3). So changes to
+the resources of one load balancer run one after another, each after a bounded wait for
+ACTIVE, while certificates and other load balancers proceed in parallel.
 """
 
 from __future__ import annotations
@@ -18,16 +23,20 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from elb_mtls_deploy.cloud.base import CloudApi
-from elb_mtls_deploy.errors import CloudError
+from elb_mtls_deploy.errors import CloudError, PermanentError, TransientError
 from elb_mtls_deploy.plan import Action, Plan
-from elb_mtls_deploy.state import marker
+from elb_mtls_deploy.state import is_key, marker
 
 Status = Literal["done", "failed", "not started"]
 
 # Neutral record fields that are not API fields (identity used only for comparison).
 _NOT_API = {"fingerprint", "public_key_fingerprint", "chain"}
 _RENAME = {"pool": "pool_id", "listener": "listener_id"}
-_REF_KINDS = ("certificate", "listener", "pool")
+# Waiting for a load balancer to be ACTIVE: first poll soon, then back off, bounded.
+POLL_FIRST = 0.025
+POLL_GROWTH = 1.25
+POLL_MAX = 2.0
+ACTIVE_TIMEOUT = 300.0
 
 
 @dataclass
@@ -63,7 +72,12 @@ class Engine:
     workers: int = 8
     on_outcome: Listener = lambda outcome: None
     stop: threading.Event = field(default_factory=threading.Event)
+    # record key -> id of the load balancer its changes occupy (none for certificates)
+    placement: Mapping[str, str] = field(default_factory=dict)
+    active_timeout: float = ACTIVE_TIMEOUT
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lb_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _dirty: set[str] = field(default_factory=set)  # changed by us: wait for ACTIVE first
 
     def run(self, plan: Plan) -> Report:
         report = Report()
@@ -106,9 +120,53 @@ class Engine:
 
     def _execute(self, unit: list[Action]) -> list[str | None]:
         first = unit[0]
+        lb = self.placement.get(first.key)
+        if lb is None:
+            return self._dispatch(unit)
+        with self._lb_lock(lb):
+            self._wait_active(lb)
+            try:
+                return self._dispatch(unit)
+            finally:
+                with self._lock:
+                    self._dirty.add(lb)
+
+    def _dispatch(self, unit: list[Action]) -> list[str | None]:
+        first = unit[0]
         if first.kind == "member" and first.op != "update":
             return self._members(unit)
         return [self._single(first)]
+
+    def _lb_lock(self, lb: str) -> threading.Lock:
+        with self._lock:
+            return self._lb_locks.setdefault(lb, threading.Lock())
+
+    def _wait_active(self, lb: str) -> None:
+        """After our own change, poll until the load balancer is ACTIVE again (bounded).
+        The first change to a load balancer is sent without a poll: a busy answer is
+        retried by the cloud wrapper."""
+        with self._lock:
+            if lb not in self._dirty:
+                return
+            self._dirty.discard(lb)
+        deadline = time.monotonic() + self.active_timeout
+        delay = POLL_FIRST
+        while True:
+            status = self.cloud.provisioning_status(lb)
+            if status == "ACTIVE":
+                return
+            if status == "ERROR":
+                raise PermanentError(
+                    f"load balancer {lb} is in provisioning status ERROR",
+                    hint="check the load balancer in the console; nothing more was changed",
+                )
+            if time.monotonic() + delay > deadline or self.stop.is_set():
+                raise TransientError(
+                    f"load balancer {lb} stayed {status} for {self.active_timeout:.0f} s",
+                    hint="another change may be running on it; re-run apply later",
+                )
+            time.sleep(delay)
+            delay = min(delay * POLL_GROWTH, POLL_MAX)
 
     def _single(self, action: Action) -> str | None:
         # Retries and adoption live in the cloud wrapper (resilient.py), not here.
@@ -118,12 +176,38 @@ class Engine:
             return action.id
         fields = self._api_fields(action)
         if action.op == "update":
-            cloud.update(kind, _must(action.id), fields, action.payload, action.parent_id)
-            return action.id
+            own_id = action.id or self.ids[action.key]
+            listener_id = fields.pop("listener_id", None)
+            if fields or action.payload:
+                cloud.update(kind, own_id, fields, action.payload, action.parent_id)
+                self._check_unbound(action, own_id)
+            if kind == "pool" and listener_id is not None:
+                # One pool per listener: the switch-over is the listener's update.
+                cloud.update("listener", listener_id, {"default_pool_id": own_id}, {}, None)
+            return own_id
         description = marker(self.stack) if kind in ("certificate", "listener", "pool") else None
         new_id = cloud.create(kind, action.name, description, fields, action.payload)
         self._remember(action.key, new_id)
         return new_id
+
+    def _check_unbound(self, action: Action, listener_id: str) -> None:
+        """Switching mutual TLS off is re-read: whether every API version honours the
+        empty reference is unverified (docs/api-notes.md §10.3), and a listener that
+        still trusts the old CA must not be reported as changed."""
+        if action.kind != "listener" or "client_ca_tls_container_ref" not in action.fields:
+            return
+        if action.fields["client_ca_tls_container_ref"] is not None:
+            return
+        lb = self.placement.get(action.key)
+        if lb is None:
+            return
+        for listener in self.cloud.list_listeners([lb]):
+            if listener.id == listener_id and listener.fields.get("client_ca_tls_container_ref"):
+                raise PermanentError(
+                    f"update listener {action.name}: mutual TLS is still on after the "
+                    "update asked to switch it off (the API kept the CA certificate)",
+                    hint="switch two-way authentication off in the console, then re-run",
+                )
 
     def _members(self, unit: list[Action]) -> list[str | None]:
         first = unit[0]
@@ -131,7 +215,7 @@ class Engine:
             ids = [_must(a.id) for a in unit]
             self.cloud.delete_members(_must(first.parent_id), ids)
             return list(ids)
-        pool_id = self.ids[str(first.fields["pool"])]
+        pool_id = self.ids[str(first.fields["pool"])]  # the new pool's id after its create
         items = [{**self._api_fields(a), "name": a.name} for a in unit]
         for item in items:
             item.pop("pool_id", None)
@@ -146,7 +230,7 @@ class Engine:
         for name, value in action.fields.items():
             if name in _NOT_API:
                 continue
-            if isinstance(value, str) and value.split(":", 1)[0] in _REF_KINDS:
+            if is_key(value):
                 value = self.ids[value]
             fields[_RENAME.get(name, name)] = value
         return fields

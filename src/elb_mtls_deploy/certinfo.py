@@ -7,6 +7,7 @@ side (PEM text the API returns), so both are measured with the same ruler.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -21,9 +22,28 @@ class PemIdentity:
     chain: tuple[str, ...]  # SHA-256 of each certificate after the leaf
 
 
+_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----(?P<body>.*?)-----END CERTIFICATE-----", re.DOTALL)
+_NOT_BASE64 = re.compile(r"\\[nr]|[^A-Za-z0-9+/=]")
+
+
+def normalise_pem(text: str) -> str:
+    """The certificates of `text` in canonical PEM (64-column base64, one newline each).
+
+    The API's documented examples return PEM with the newlines removed (v3) or doubled
+    (v2), and a JSON layer may leave them escaped (docs/api-notes.md §10.3); read every
+    form the same way, or an unchanged certificate looks changed on every plan."""
+    blocks = []
+    for match in _BLOCK.finditer(text):
+        body = _NOT_BASE64.sub("", match.group("body"))
+        lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+        blocks.append("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines))
+        blocks[-1] += "\n-----END CERTIFICATE-----\n"
+    return "".join(blocks)
+
+
 def identify(pem: str) -> PemIdentity:
     """Identity of a PEM blob (leaf first); ValueError if it holds no certificate."""
-    certs = x509.load_pem_x509_certificates(pem.encode())
+    certs = x509.load_pem_x509_certificates(normalise_pem(pem).encode() or pem.encode())
     leaf = certs[0]
     try:
         public_key = leaf.public_key()

@@ -10,40 +10,45 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from elb_mtls_deploy import __version__
+from elb_mtls_deploy.output import Out
 
 if TYPE_CHECKING:
-    from elb_mtls_deploy.apply import Outcome, Report
+    from elb_mtls_deploy.apply import Report
     from elb_mtls_deploy.plan import Plan
+    from elb_mtls_deploy.saved_plan import SavedPlan
     from elb_mtls_deploy.workflow import Connection, Loaded, Planned
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
 MAX_PASSES = 3  # apply passes before giving up on a cloud that keeps changing under us
 
 
-class Out:
-    """Where output goes; colour only on a terminal, JSON when asked."""
+class _Termination:
+    """SIGTERM (GitLab's cancel, `docker stop`) stops like Ctrl-C: while an apply runs, the
+    engine's stop event is set (calls in flight finish, nothing new starts, the summary is
+    printed); at any other moment the command is interrupted where it is."""
 
-    def __init__(self, json_mode: bool) -> None:
-        self.json = json_mode
-        self.colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and not json_mode
+    def __init__(self) -> None:
+        self.received = False
+        self.engine_stop: threading.Event | None = None
 
-    def line(self, text: str = "") -> None:
-        if not self.json:
-            print(text, flush=True)
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.received = True
+        if self.engine_stop is None:
+            raise KeyboardInterrupt
+        self.engine_stop.set()
 
-    def err(self, text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
 
-    def data(self, value: Any) -> None:
-        if self.json:
-            print(json.dumps(value, indent=2, sort_keys=True, default=str))
+TERMINATION = _Termination()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,14 +57,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_ERROR
-    out = Out(getattr(args, "output", "text") == "json")
+    _globals(parser, args)
+    out = Out(args.output == "json", no_color=args.no_color)
+    if args.func.__module__.startswith("elb_mtls_deploy.emulator"):
+        return int(args.func(args))  # the emulator's own commands print for themselves
+    TERMINATION.received, TERMINATION.engine_stop = False, None
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, TERMINATION) if main_thread else None
     try:
-        if args.func.__module__.startswith("elb_mtls_deploy.emulator"):
-            return int(args.func(args))  # the emulator's own commands print for themselves
         return int(args.func(args, out))
     except KeyboardInterrupt:
         out.err("interrupted")
-        return 130
+        return EXIT_TERMINATED if TERMINATION.received else EXIT_INTERRUPTED
     except Exception as exc:  # mapped once here: one clear message, no traceback unless --debug
         if args.debug:
             raise
@@ -73,37 +82,88 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "(run again with --debug for the traceback and report it)"
             )
         return EXIT_ERROR
+    finally:
+        if main_thread and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
-    common.add_argument("--output", choices=("text", "json"), default="text")
-    common.add_argument(
+class _Parser(argparse.ArgumentParser):
+    """A usage error exits 1 like every other error (2 means "changes pending")."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+# Options every command takes, before or after its name; and those only the commands
+# that call the cloud take (elsewhere they are refused, never silently ignored).
+_GLOBAL_DEFAULTS: dict[str, Any] = {"debug": False, "output": "text", "no_color": False}
+_CLOUD_DEFAULTS: dict[str, Any] = {"retries": 5, "retry_timeout": 120.0}
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    """`default=SUPPRESS` everywhere, so a subcommand never overwrites what came before it."""
+    hide = argparse.SUPPRESS
+    parser.add_argument("--debug", action="store_true", default=hide, help="show tracebacks")
+    parser.add_argument(
+        "--output", choices=("text", "json"), default=hide, help="text (default) or json"
+    )
+    parser.add_argument(
+        "--no-color", action="store_true", default=hide, help="no colour (also: NO_COLOR=1)"
+    )
+
+
+def _cloud_options(parser: argparse.ArgumentParser) -> None:
+    hide = argparse.SUPPRESS
+    parser.add_argument(
         "--retries",
         type=int,
-        default=5,
+        default=hide,
         metavar="N",
         help="retries per API call on throttling, server errors and timeouts (default 5)",
     )
-    common.add_argument(
+    parser.add_argument(
         "--retry-timeout",
         type=float,
-        default=120.0,
+        default=hide,
         metavar="SECONDS",
         help="give up retrying a call after this long (default 120)",
     )
-    parser = argparse.ArgumentParser(
+
+
+def _globals(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fill the defaults; refuse cloud options given before a command that makes no calls."""
+    for name, value in _GLOBAL_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    if not getattr(args, "calls_cloud", False):
+        given = [name for name in _CLOUD_DEFAULTS if hasattr(args, name)]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            parser.error(f"{flag} applies only to commands that call the cloud, not this one")
+    for name, value in _CLOUD_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="deploy",
         description="HTTPS with mutual TLS on Huawei Cloud ELB, from one reviewed YAML spec.",
-        parents=[common],
     )
+    _global_options(parser)
+    _cloud_options(parser)
     parser.add_argument("--version", action="version", version=f"elb-mtls-deploy {__version__}")
-    sub = parser.add_subparsers(metavar="COMMAND")
+    sub = parser.add_subparsers(metavar="COMMAND", parser_class=_Parser)
 
-    def command(name: str, func: Callable[..., int], help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, parents=[common])
-        p.set_defaults(func=func)
+    def command(
+        name: str, func: Callable[..., int], help_: str, cloud: bool = False
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        _global_options(p)
+        if cloud:
+            _cloud_options(p)
+        p.set_defaults(func=func, calls_cloud=cloud)
         return p
 
     p = command("validate", cmd_validate, "check the spec and lint its certificates (no network)")
@@ -120,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="where to write the certificate")
     p.add_argument("--days", type=int, default=397, help="validity in days (default 397)")
     command("schema", cmd_schema, "print the JSON Schema of the spec (editor completion)")
-    p = command("plan", cmd_plan, "show what apply would change")
+    p = command("plan", cmd_plan, "show what apply would change", cloud=True)
     p.add_argument("spec", type=Path)
     p.add_argument("--out", type=Path, help="save the plan (JSON, no key material)")
     p.add_argument("--gitlab-report", type=Path, help='write {"create","update","delete"} counts')
@@ -131,11 +191,26 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="exit 1 if a certificate expires within DAYS",
     )
-    p = command("apply", cmd_apply, "converge the cloud to the spec (or apply a saved plan)")
+    p = command(
+        "apply", cmd_apply, "converge the cloud to the spec (or apply a saved plan)", cloud=True
+    )
     p.add_argument("spec", type=Path, help="a spec file or a plan saved with plan --out")
-    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--spec",
+        dest="pinned_spec",
+        type=Path,
+        metavar="SPEC",
+        help="with a saved plan: refuse it unless it was made from this spec file",
+    )
+    p.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="do not ask for confirmation (a saved plan never asks: it was the approval)",
+    )
     p.add_argument("--workers", type=int, default=8, help="parallel API calls (default 8)")
-    p = command("destroy", cmd_destroy, "delete everything this stack owns, certificates last")
+    p = command(
+        "destroy", cmd_destroy, "delete everything this stack owns, certificates last", cloud=True
+    )
     p.add_argument("spec", type=Path)
     p.add_argument("--auto-approve", action="store_true")
     p.add_argument(
@@ -143,7 +218,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also delete the PKI directory (keys included) once the cloud is clean",
     )
-    p = command("verify", cmd_verify, "prove mutual TLS works with real handshakes")
+    p = command("verify", cmd_verify, "prove mutual TLS works with real handshakes", cloud=True)
     p.add_argument("spec", type=Path)
     p.add_argument("--address", help="HOST:PORT to connect to instead of the resolved one")
     p.add_argument("--server-name", help="SNI / hostname to check (default: first SAN)")
@@ -162,21 +237,36 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="report only these spec clients in the client:NAME rows (repeatable)",
     )
+    p.add_argument(
+        "--fail-on-expiry",
+        type=int,
+        metavar="DAYS",
+        help="also fail if a certificate of the spec expires within DAYS (scheduled checks)",
+    )
+    p = command(
+        "output",
+        cmd_output,
+        "ids, addresses and (emulator) data-plane endpoints of the deployed stack",
+        cloud=True,
+    )
+    p.add_argument("spec", type=Path)
+    p = command("completion", cmd_completion, "print a shell completion script (bash or zsh)")
+    p.add_argument("shell", choices=("bash", "zsh"))
     from elb_mtls_deploy.emulator.cli import register
 
     register(sub)
-    _add_debug_everywhere(parser)
+    _globals_everywhere(parser)
     return parser
 
 
-def _add_debug_everywhere(parser: argparse.ArgumentParser) -> None:
-    """`--debug` is accepted after any (sub)command, including the emulator's."""
+def _globals_everywhere(parser: argparse.ArgumentParser) -> None:
+    """The global options are accepted after any (sub)command, including the emulator's."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
                 if not any(a.dest == "debug" for a in child._actions):
-                    child.add_argument("--debug", action="store_true", help="show tracebacks")
-                _add_debug_everywhere(child)
+                    _global_options(child)
+                _globals_everywhere(child)
 
 
 # --- commands -------------------------------------------------------------------------
@@ -189,9 +279,9 @@ def _policy(args: argparse.Namespace) -> Any:
 
 
 def cmd_schema(args: argparse.Namespace, out: Out) -> int:
-    from elb_mtls_deploy.spec.model import Spec
+    from elb_mtls_deploy.schema import spec_schema
 
-    print(json.dumps(Spec.model_json_schema(by_alias=True), indent=2))
+    print(json.dumps(spec_schema(), indent=2))
     return EXIT_OK
 
 
@@ -232,6 +322,7 @@ def cmd_validate(args: argparse.Namespace, out: Out) -> int:
 
 def cmd_certs(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy import workflow
+    from elb_mtls_deploy.output import cert_row
 
     loaded = workflow.load(args.spec, os.environ)
     if args.history:
@@ -239,7 +330,7 @@ def cmd_certs(args: argparse.Namespace, out: Out) -> int:
     report = _certs(loaded, out)
     out.data(
         {
-            "certificates": [_cert_row(c) for c in report.certificates],
+            "certificates": [cert_row(c) for c in report.certificates],
             "findings": [vars(f) for f in report.findings],
         }
     )
@@ -248,13 +339,11 @@ def cmd_certs(args: argparse.Namespace, out: Out) -> int:
 
 def _certs(loaded: Loaded, out: Out) -> Any:
     from elb_mtls_deploy import workflow
+    from elb_mtls_deploy.output import cert_line
 
     report = workflow.ensure_certs(loaded)
     for cert in report.certificates:
-        out.line(
-            f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} sha256:{cert.fingerprint[:16]}…  "
-            f"expires {cert.not_after:%Y-%m-%d}" + (f"  ({cert.reason})" if cert.reason else "")
-        )
+        out.line(cert_line(cert))
     _print_findings(out, [f for f in report.findings if f.severity != "error"])
     return report
 
@@ -270,18 +359,6 @@ def _print_history(out: Out, rows: Sequence[Any]) -> int:
     return EXIT_OK
 
 
-def _cert_row(cert: Any) -> dict[str, Any]:
-    return {
-        "name": cert.name,
-        "role": cert.role,
-        "action": cert.action,
-        "reason": cert.reason,
-        "fingerprint": cert.fingerprint,
-        "not_after": cert.not_after.isoformat(),
-        "files": [str(f) for f in cert.files],
-    }
-
-
 def _print_findings(out: Out, findings: Sequence[Any]) -> None:
     for finding in findings:
         out.line(str(finding))
@@ -289,19 +366,21 @@ def _print_findings(out: Out, findings: Sequence[Any]) -> None:
 
 def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy import workflow
-    from elb_mtls_deploy.plan import to_json
+    from elb_mtls_deploy.output import write_json
     from elb_mtls_deploy.render import render_text
+    from elb_mtls_deploy.saved_plan import certificate_fingerprints, to_json
 
     loaded = workflow.load(args.spec, os.environ)
     with workflow.connect(loaded, _policy(args), read_only=True) as conn:  # plan writes nothing
         planned = workflow.make_plan(loaded, conn)
     plan = _with_expiry_notes(planned.plan, loaded, args.fail_on_expiry, planned.observed)
-    document = to_json(plan, str(args.spec), loaded.digest)
+    certificates = certificate_fingerprints(planned.desired)
+    document = to_json(plan, str(args.spec), loaded.digest, certificates)
     if args.out:
-        _write_json(args.out, document)
+        write_json(args.out, document)
     if args.gitlab_report:
-        _write_json(args.gitlab_report, plan.counts())
-    out.line(render_text(plan, out.colour))
+        write_json(args.gitlab_report, plan.counts())
+    out.line(render_text(plan, out.colour, legend=True))
     out.data(document)
     if plan.conflicts or _expiring(plan):
         return EXIT_ERROR
@@ -332,84 +411,89 @@ def _expiring(plan: Plan) -> bool:
     return any(n.startswith("EXPIRING:") for n in plan.notes)
 
 
-def _write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
-
-
 def cmd_apply(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy import workflow
+    from elb_mtls_deploy.saved_plan import certificate_fingerprints, check_fresh, check_spec
 
     saved = _saved_plan(args.spec)
+    if saved is None and args.pinned_spec is not None:
+        out.err("error: --spec goes with a saved plan (deploy apply PLAN.json --spec SPEC)")
+        return EXIT_ERROR
     spec_path = Path(saved.spec_path) if saved else args.spec
+    if saved and args.pinned_spec is not None:
+        spec_path = args.pinned_spec
     loaded = workflow.load(spec_path, os.environ)
-    if saved and saved.spec_digest != loaded.digest:
-        from elb_mtls_deploy.errors import PlanError
-
-        raise PlanError(
-            f"{args.spec}: the spec {spec_path} changed since this plan was made",
-            hint="run `deploy plan` again and apply the new plan",
-        )
+    if saved:
+        check_spec(saved, str(args.spec), str(spec_path), loaded.digest)
     workflow.preflight(loaded)  # a CA key that must sign and is missing: exit 1, no API call
     with workflow.connect(loaded, _policy(args)) as conn:
         planned = workflow.make_plan(loaded, conn)
         if saved:
-            _check_saved(saved, planned.plan, args.spec)
-            workflow.saved_issuance(json.loads(args.spec.read_text()).get("notes", []), planned)
-        return _converge(planned, loaded, conn, out, args)
+            fingerprints = certificate_fingerprints(planned.desired)
+            check_fresh(saved, str(args.spec), planned.plan, fingerprints)
+            workflow.saved_issuance(list(saved.notes), planned)
+        return _converge(planned, loaded, conn, out, args, approved=saved is not None)
 
 
-def _saved_plan(path: Path) -> Any:
+def _saved_plan(path: Path) -> SavedPlan | None:
     if path.suffix != ".json":
         return None
     from elb_mtls_deploy.errors import PlanError
-    from elb_mtls_deploy.plan import read_saved
+    from elb_mtls_deploy.saved_plan import MAX_PLAN_BYTES, parse
 
     try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_PLAN_BYTES + 1)
+        text = raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise PlanError(f"{path}: cannot read the plan file ({exc})") from None
-    return read_saved(document, str(path))
+    return parse(text, str(path))
 
 
-def _check_saved(saved: Any, plan: Plan, source: Path) -> None:
-    from elb_mtls_deploy.errors import PlanError
-    from elb_mtls_deploy.plan import same_actions
-
-    if saved.stack != plan.stack:
-        raise PlanError(f"{source}: the plan is for stack {saved.stack!r}, not {plan.stack!r}")
-    if saved.observed_digest != plan.observed_digest or not same_actions(saved, plan):
-        raise PlanError(
-            f"{source}: the cloud changed since this plan was made; refusing to apply it",
-            hint="run `deploy plan` again, review, and apply the new plan",
-        )
-
-
-def _converge(planned: Planned, loaded: Loaded, conn: Connection, out: Out, args: Any) -> int:
+def _converge(
+    planned: Planned,
+    loaded: Loaded,
+    conn: Connection,
+    out: Out,
+    args: Any,
+    approved: bool = False,
+) -> int:
+    """Apply, then plan again until the cloud matches (bounded); report every resource."""
     from elb_mtls_deploy import workflow
     from elb_mtls_deploy.errors import DeployError
+    from elb_mtls_deploy.output import apply_document
     from elb_mtls_deploy.render import render_text
 
-    plan = planned.plan
-    out.line(render_text(plan, out.colour))
+    command = "destroy" if plan_is_destroy(args) else "apply"
+    before, plan = planned.observed, planned.plan
+    reports: list[Report] = []
+
+    def finish(status: str, code: int, after: Any = None) -> int:
+        out.data(apply_document(command, plan.stack, status, before, reports, after))
+        return code
+
+    out.line(render_text(plan, out.colour, legend=True))
     if plan.conflicts:
         raise DeployError("the plan has conflicts; nothing was changed", hint="see the plan above")
     if plan.empty and not _issues(planned):
-        _where(conn, out)
-        return EXIT_OK
-    if not args.auto_approve and not _confirm(out):
-        out.err("apply cancelled; nothing was changed")
-        return EXIT_ERROR
-    destroy = plan_is_destroy(args)
+        _where(conn, out, command)
+        return finish("no changes", EXIT_OK, planned.observed)
+    if not (args.auto_approve or approved) and not _confirm(out):
+        out.err(f"{command} cancelled; nothing was changed")
+        return finish("cancelled", EXIT_ERROR, planned.observed)
     for attempt in range(1, MAX_PASSES + 1):
         planned = _issue(planned, loaded, conn, out)
         report = _run(planned, loaded, out, conn, getattr(args, "workers", 8))
+        reports.append(report)
         _print_report(report, out)
         if report.interrupted:
-            return 130
+            code = EXIT_TERMINATED if TERMINATION.received else EXIT_INTERRUPTED
+            return finish("interrupted", code)
         if report.failed:
-            return EXIT_ERROR
-        planned = workflow.make_plan(loaded, conn, destroy=destroy, issued=planned.issued)
+            return finish("failed", EXIT_ERROR)
+        planned = workflow.make_plan(
+            loaded, conn, destroy=command == "destroy", issued=planned.issued
+        )
         if planned.plan.empty:
             break
         if attempt == MAX_PASSES or planned.plan.conflicts:
@@ -419,14 +503,13 @@ def _converge(planned: Planned, loaded: Loaded, conn: Connection, out: Out, args
                 "Another writer may be changing this stack at the same time (a second "
                 "pipeline?). Serialise applies (GitLab resource_group) and re-run apply."
             )
-            return EXIT_ERROR
+            return finish("not converged", EXIT_ERROR, planned.observed)
         # Someone else changed the stack while we applied (or left duplicates): go again.
         out.line(f"The cloud changed during apply; converging again (pass {attempt + 1}):")
         out.line(render_text(planned.plan, out.colour))
     out.line("Apply complete; a fresh plan shows no changes.")
-    if not destroy:
-        _where(conn, out)
-    return EXIT_OK
+    _where(conn, out, command)
+    return finish("applied", EXIT_OK, planned.observed)
 
 
 def _issue(planned: Planned, loaded: Loaded, conn: Connection, out: Out) -> Planned:
@@ -457,50 +540,46 @@ def _confirm(out: Out) -> bool:
 
 def _run(planned: Planned, loaded: Loaded, out: Out, conn: Connection, workers: int) -> Report:
     from elb_mtls_deploy.apply import Engine, initial_ids
+    from elb_mtls_deploy.output import progress_line
 
     ids = initial_ids(planned.observed.records)
-
-    def progress(outcome: Outcome) -> None:
-        mark = {"done": "ok", "failed": "FAILED", "not started": "skipped"}[outcome.status]
-        out.line(f"  {mark:<7} {outcome.action.label:<48} {outcome.seconds:6.2f}s")
-
-    engine = Engine(conn.cloud, loaded.spec.stack, ids, workers=workers, on_outcome=progress)
-    conn.cloud.stop = engine.stop  # Ctrl-C or a failure also ends retry back-offs
+    engine = Engine(
+        conn.cloud,
+        loaded.spec.stack,
+        ids,
+        workers=workers,
+        on_outcome=lambda outcome: out.line(progress_line(outcome)),
+        placement=planned.placement,
+    )
+    conn.cloud.stop = engine.stop  # Ctrl-C, SIGTERM or a failure also ends retry back-offs
     started = time.monotonic()
-    report = engine.run(planned.plan)
+    TERMINATION.engine_stop = engine.stop
+    try:
+        if TERMINATION.received:
+            engine.stop.set()
+        report = engine.run(planned.plan)
+    finally:
+        TERMINATION.engine_stop = None
+    report.interrupted = report.interrupted or TERMINATION.received
     out.line(f"  ({time.monotonic() - started:.2f}s)")
     return report
 
 
 def _print_report(report: Report, out: Out) -> None:
-    done, failed, skipped = (report.count(s) for s in ("done", "failed", "not started"))
+    from elb_mtls_deploy.output import summary_lines
+
     if report.interrupted:
         out.err("Interrupted: calls in flight were finished; nothing new was started.")
-    out.line(f"Applied: {done} done, {failed} failed, {skipped} not started.")
+    for line in summary_lines(report):
+        out.line(line)
     for outcome in report.failed:
         out.err(f"error: {outcome.action.label}: {outcome.error}")
-    if failed:
+    if report.failed or report.interrupted:
         out.err("Re-run apply to continue from where the cloud is now.")
-    out.data(
-        {
-            "done": done,
-            "failed": failed,
-            "not_started": skipped,
-            "errors": [
-                {
-                    "action": o.action.label,
-                    "message": o.error.message if o.error else None,
-                    "code": getattr(o.error, "code", None),
-                    "request_id": getattr(o.error, "request_id", None),
-                }
-                for o in report.failed
-            ],
-        }
-    )
 
 
-def _where(conn: Connection, out: Out) -> None:
-    if conn.embedded_state_dir is None:
+def _where(conn: Connection, out: Out, command: str) -> None:
+    if conn.embedded_state_dir is None or command == "destroy":
         return
     out.line(
         f"The embedded emulator keeps this cloud in {conn.embedded_state_dir}/. "
@@ -534,6 +613,7 @@ def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
 
 def cmd_verify(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy import workflow
+    from elb_mtls_deploy.output import verify_document, verify_lines
     from elb_mtls_deploy.pki import load_bundles
     from elb_mtls_deploy.verify import Options, failed, verify_listeners
     from elb_mtls_deploy.verify import junit as junit_report
@@ -541,7 +621,7 @@ def cmd_verify(args: argparse.Namespace, out: Out) -> int:
     loaded = workflow.load(args.spec, os.environ)
     bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
     options = Options(args.address, args.server_name, args.listener, args.client)
-    with workflow.connect(loaded) as conn:
+    with workflow.connect(loaded, _policy(args), serve_traffic=True) as conn:
         embedded = conn.endpoint if conn.embedded_state_dir is not None else None
         report = verify_listeners(
             loaded.spec, bundles, conn.loadbalancers, embedded, options, workflow.now()
@@ -549,32 +629,68 @@ def cmd_verify(args: argparse.Namespace, out: Out) -> int:
     results = [r for _, rows in report for r in rows]
     if args.junit:
         junit_report.write(args.junit, results)
-    _print_verify(out, report)
+    for line in verify_lines(report):
+        out.line(line)
+    expiring = _expiry(bundles.values(), args.fail_on_expiry)
+    out.data({**verify_document(report), "expiring": expiring})
     bad = failed(results)
     if bad:
         out.err(f"error: {len(bad)} check(s) failed:")
         for r in bad:
             out.err(f"  {r.listener} {r.check}: {r.detail}")
-        return EXIT_ERROR
+    for note in expiring:
+        out.err(f"error: {note}")
+    return EXIT_ERROR if bad or expiring else EXIT_OK
+
+
+def _expiry(bundles: Any, days: int | None) -> list[str]:
+    """The served certificates are the PKI's (verify checks the fingerprint), so the PKI's
+    dates are the ones that will run out."""
+    if days is None:
+        return []
+    from elb_mtls_deploy.expiry import expiry_notes
+    from elb_mtls_deploy.state import State
+    from elb_mtls_deploy.workflow import now
+
+    return expiry_notes(bundles, State(), now(), days)
+
+
+def cmd_output(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import workflow
+    from elb_mtls_deploy.output import output_lines, stack_outputs
+
+    loaded = workflow.load(args.spec, os.environ)
+    served, note = _served_dataplane(loaded)
+    with workflow.connect(loaded, _policy(args)) as conn:
+        observed = workflow.observe_state(loaded, conn)
+        document = stack_outputs(loaded.spec, conn.loadbalancers, observed, served)
+    for line in output_lines(document, note):
+        out.line(line)
+    out.data(document)
     return EXIT_OK
 
 
-def _print_verify(out: Out, report: Any) -> None:
-    marks = {"pass": "ok", "fail": "FAILED", "skip": "skipped"}
-    for where, rows in report:
-        out.line(f"listener {where.listener} at {where.address} ({where.source})")
-        for r in rows:
-            out.line(f"  {r.check:<22} {marks[r.status]:<8} {r.detail}")
-    results = [r for _, rows in report for r in rows]
-    counts = {s: sum(1 for r in results if r.status == s) for s in ("pass", "fail", "skip")}
-    out.line(f"Verify: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped.")
-    out.data(
-        {
-            "listeners": [
-                {"listener": w.listener, "address": w.address, "source": w.source}
-                for w, _ in report
-            ],
-            "results": [vars(r) for r in results],
-            "counts": counts,
-        }
-    )
+def _served_dataplane(loaded: Loaded) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """The emulator's data plane when `deploy emulator serve` runs over the spec's state."""
+    from elb_mtls_deploy.spec.model import EmbeddedTarget
+
+    target = loaded.spec.target
+    if not isinstance(target, EmbeddedTarget):
+        return None, None
+    from elb_mtls_deploy.emulator import discover_server
+    from elb_mtls_deploy.verify.target import dataplane
+
+    endpoint = discover_server(target.state_dir)
+    if endpoint is None:
+        return None, (
+            "no data-plane endpoints: the emulator is not running; start `deploy emulator "
+            f"serve --state-dir {target.state_dir}` and run `deploy output` again"
+        )
+    return dataplane(endpoint), None
+
+
+def cmd_completion(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy.completion import script
+
+    print(script(args.shell, _parser()), end="")
+    return EXIT_OK

@@ -9,11 +9,19 @@ as drift. Pure.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from elb_mtls_deploy.order import order
 from elb_mtls_deploy.plan import Action, Change, Plan
-from elb_mtls_deploy.state import IMMUTABLE, Flavour, Record, State, changed_fields
+from elb_mtls_deploy.state import (
+    IMMUTABLE,
+    Flavour,
+    Record,
+    State,
+    changed_fields,
+    forces_replacement,
+)
 
 
 def diff(
@@ -24,10 +32,10 @@ def diff(
     for record_key, want in desired.records.items():
         have = observed.records.get(record_key)
         if have is None:
-            actions.append(_create(want))
+            actions.extend(_creates(want, observed, replaced))
         elif record_key in replaced:
             reason = replaced[record_key]
-            actions.append(_create(want, replacement=True, reason=reason))
+            actions.extend(_creates(want, observed, replaced, reason=reason))
             actions.append(_delete(have, observed, replacement=True, reason=reason))
         else:
             changes = _changes(want, have)
@@ -44,7 +52,48 @@ def diff(
         )
     conflicts = tuple(_port_conflicts(desired, observed, actions))
     ordered, waves = order(actions, observed)
-    return Plan(stack, flavour, tuple(ordered), waves, conflicts, observed_digest)
+    notes = tuple(_policy_notes(desired, observed))
+    return Plan(stack, flavour, tuple(ordered), waves, conflicts, observed_digest, notes)
+
+
+def _creates(
+    want: Record, observed: State, replaced: dict[str, str], reason: str = ""
+) -> list[Action]:
+    """The create of a record; for a pool of a listener that stays, the create-then-switch
+    pair: a listener has one pool, so the new pool is made unbound (with its monitor and
+    members) and then switched in by one listener update (docs/api-notes.md §10.3)."""
+    listener = want.fields.get("listener") if want.kind == "pool" else None
+    if listener is None or listener not in observed.records or listener in replaced:
+        return [_create(want, replacement=bool(reason), reason=reason)]
+    unbound = Record(want.kind, want.key, want.name, {**want.fields, "listener": None})
+    unbound = replace(unbound, payload=want.payload)
+    bind = Action(
+        "update",
+        "pool",
+        want.key,
+        want.name,
+        None,
+        None,
+        {"listener": listener},
+        (Change("listener", None, listener),),
+        reason="switch the listener to the new pool",
+    )
+    return [_create(unbound, replacement=bool(reason), reason=reason), bind]
+
+
+def _policy_notes(desired: State, observed: State) -> list[str]:
+    """A custom security policy attached outside the tool overrides tls_ciphers_policy."""
+    notes = []
+    for record_key, have in sorted(observed.records.items()):
+        policy = have.fields.get("security_policy_id")
+        want = desired.records.get(record_key)
+        if have.kind == "listener" and policy and want is not None:
+            notes.append(
+                f"listener {record_key.split(':', 1)[1]}: custom security policy {policy} is "
+                f"attached and overrides tls_policy {want.fields.get('tls_ciphers_policy')!r}; "
+                "detach it in the console for the spec's policy to take effect"
+            )
+    return notes
 
 
 def _changes(want: Record, have: Record) -> tuple[Change, ...]:
@@ -61,7 +110,9 @@ def _replaced_keys(desired: State, observed: State) -> dict[str, str]:
         have = observed.records.get(record_key)
         if have is None:
             continue
-        forced = [c for c in _changes(want, have) if c.field in IMMUTABLE[want.kind]]
+        forced = [
+            c for c in _changes(want, have) if forces_replacement(want.kind, c.field, c.old, c.new)
+        ]
         if forced:
             replaced[record_key] = (
                 ", ".join(f"{c.field}: {_show(c.old)} -> {_show(c.new)}" for c in forced)
@@ -109,10 +160,19 @@ def _update(want: Record, have: Record, changes: tuple[Change, ...], observed: S
         want.name,
         have.id,
         _parent_id(have, observed),
-        {c.field: c.new for c in changes},
+        {c.field: _explicit(c) for c in changes},
         changes,
         payload=want.payload,
     )
+
+
+def _explicit(change: Change) -> Any:
+    """The value to send: header switches that are on now and not managed any more are
+    sent as false, so they go off whether the API merges or replaces the object."""
+    if change.field != "insert_headers" or not isinstance(change.old, dict):
+        return change.new
+    dropped = {name: False for name, on in change.old.items() if on and name not in change.new}
+    return {**dropped, **change.new}
 
 
 def _delete(have: Record, observed: State, replacement: bool = False, reason: str = "") -> Action:

@@ -1,22 +1,20 @@
-"""Observed state: what this stack owns in the cloud, read with one list call per kind.
+"""Observed state: which of the listed resources this stack owns, as records.
 
-`observe` does the (few) calls through a `CloudApi`; `to_state` is the pure part that
+Pure: `to_state` takes a `Snapshot` (the list results `cloud.snapshot.take` read) and
 decides ownership (name prefix + marker description, inherited by health monitors and
 members through their pool), maps cloud ids back to record keys, and keeps foreign
-listeners only for port-conflict checks.
+listeners only for port-conflict checks. It does no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from elb_mtls_deploy.certinfo import identify
-from elb_mtls_deploy.cloud.base import CloudApi, Observed
+from elb_mtls_deploy.cloud.base import Observed, Snapshot
 from elb_mtls_deploy.state import (
-    IMMUTABLE,
     KINDS,
     REFERENCE_FIELDS,
     ForeignListener,
@@ -24,43 +22,10 @@ from elb_mtls_deploy.state import (
     Record,
     State,
     changed_fields,
+    forces_replacement,
     key,
     marker,
 )
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Raw list results, before ownership and key mapping."""
-
-    certificates: tuple[Observed, ...]
-    listeners: tuple[Observed, ...]
-    pools: tuple[Observed, ...]
-    healthmonitors: tuple[Observed, ...]
-    members: tuple[Observed, ...]
-
-
-def observe(cloud: CloudApi, stack: str, loadbalancer_ids: Sequence[str]) -> Snapshot:
-    """Five list calls (plus pages), in two parallel steps: certificates, listeners and
-    pools first, then the pools' monitors and members. Cost grows with pages and the
-    dependency depth (2 round trips), not with the number of resources."""
-    description = marker(stack)
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        certificates = pool.submit(cloud.list_certificates, description)
-        listeners = pool.submit(cloud.list_listeners, loadbalancer_ids)
-        pools = [p for p in cloud.list_pools(description) if _owned(p, stack)]
-        hm_ids = sorted(
-            {str(p.fields["healthmonitor_id"]) for p in pools if p.fields.get("healthmonitor_id")}
-        )
-        monitors = pool.submit(cloud.list_healthmonitors, hm_ids) if hm_ids else None
-        members = cloud.list_members([p.id for p in pools]) if pools else []
-        return Snapshot(
-            tuple(certificates.result()),
-            tuple(listeners.result()),
-            tuple(pools),
-            tuple(monitors.result() if monitors else ()),
-            tuple(members),
-        )
 
 
 def to_state(snapshot: Snapshot, stack: str, desired: State | None = None) -> State:
@@ -109,14 +74,17 @@ def _candidates(snapshot: Snapshot, stack: str) -> dict[Kind, dict[str, list[Rec
             fields = {k: v for k, v in listener.fields.items() if k != "default_pool_id"}
             add(_record("listener", listener, stack, fields))
     pool_names: dict[str, str] = {}
+    listener_lb = {item.id: item.fields.get("loadbalancer_id") for item in snapshot.listeners}
     for pool in snapshot.pools:
         fields = {
-            k: v
-            for k, v in pool.fields.items()
-            if k not in ("listener_id", "healthmonitor_id", "loadbalancer_id")
+            k: v for k, v in pool.fields.items() if k not in ("listener_id", "healthmonitor_id")
         }
         listener_id = pool.fields.get("listener_id")
         fields["listener"] = listener_id
+        # A response without `loadbalancers` still places a bound pool by its listener.
+        fields["loadbalancer_id"] = fields.get("loadbalancer_id") or listener_lb.get(
+            str(listener_id)
+        )
         add(_record("pool", pool, stack, fields, parent_id=str(listener_id or "") or None))
         pool_names[pool.id] = _local(pool, stack)
     for record in _children(snapshot, pool_names):
@@ -166,7 +134,12 @@ def _distance(record: Record, target: Record | None) -> tuple[int, int]:
     if target is None:
         return (0, 0)
     changed = changed_fields(target, record)
-    return (sum(1 for f in changed if f in IMMUTABLE[record.kind]), len(changed))
+    forced = sum(
+        1
+        for f in changed
+        if forces_replacement(record.kind, f, record.fields.get(f), target.fields.get(f))
+    )
+    return (forced, len(changed))
 
 
 def _foreign(snapshot: Snapshot, stack: str) -> tuple[ForeignListener, ...]:

@@ -1,6 +1,6 @@
 """Order actions into waves: a dependency graph, layered so each wave can run in parallel.
 
-Rules (design §4): creates and updates follow references (certificate -> listener ->
+Rules: creates and updates follow references (certificate -> listener ->
 pool -> health monitor / members); deletes run in reverse (children before parents), a
 certificate is deleted only after every listener stopped using it, and deletes come after
 all creates/updates (create before destroy) — except where the API forbids two at once:
@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from elb_mtls_deploy.plan import Action
-from elb_mtls_deploy.state import KINDS, REFERENCE_FIELDS, State
+from elb_mtls_deploy.state import KINDS, REFERENCE_FIELDS, State, is_key
 
 _RANK = {kind: i for i, kind in enumerate(KINDS)}
 
@@ -41,7 +41,10 @@ def _sort_key(action: Action) -> tuple[int, int, str]:
 
 def _dependencies(actions: Sequence[Action], observed: State) -> list[set[int]]:
     deps: list[set[int]] = [set() for _ in actions]
-    writes = {a.key: i for i, a in enumerate(actions) if a.op != "delete"}
+    # A reference waits for the record's create where there is one (a switched-in pool
+    # has a create and then a binding update under one key).
+    writes = {a.key: i for i, a in enumerate(actions) if a.op == "update"}
+    writes |= {a.key: i for i, a in enumerate(actions) if a.op == "create"}
     touches: dict[str, list[int]] = defaultdict(list)  # key -> update/delete actions on it
     for i, action in enumerate(actions):
         if action.op != "create":
@@ -51,6 +54,17 @@ def _dependencies(actions: Sequence[Action], observed: State) -> list[set[int]]:
             for ref in _refs(action):
                 if ref in writes and writes[ref] != i:
                     deps[i].add(writes[ref])
+    for i, action in enumerate(actions):
+        if is_binding(action):
+            # Switch the listener over only once the pool is complete: created, with its
+            # health monitor and members in it.
+            deps[i].update(
+                j
+                for j, other in enumerate(actions)
+                if j != i
+                and other.op != "delete"
+                and (other.key == action.key or action.key in _refs(other))
+            )
     for i, action in enumerate(actions):
         if action.op == "delete":
             for holder in _holders(action, observed):
@@ -63,12 +77,13 @@ def _dependencies(actions: Sequence[Action], observed: State) -> list[set[int]]:
     return deps
 
 
+def is_binding(action: Action) -> bool:
+    """An update that binds a pool to its listener (the listener's `default_pool_id`)."""
+    return action.op == "update" and action.kind == "pool" and "listener" in action.fields
+
+
 def _refs(action: Action) -> list[str]:
-    return [
-        v
-        for v in action.fields.values()
-        if isinstance(v, str) and ":" in v and v.split(":", 1)[0] in _RANK
-    ]
+    return [v for v in action.fields.values() if is_key(v)]
 
 
 def _holders(action: Action, observed: State) -> list[str]:

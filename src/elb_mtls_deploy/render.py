@@ -1,22 +1,31 @@
 """Render a plan as Terraform-style text or as JSON-ready data. Pure: returns strings.
 
-Symbols: `+` create, `~` update in place, `-` destroy, `-/+` replace. Certificates show
-fingerprints, never PEM or keys (payloads are not even visible to this module's inputs'
-renderings: `Action.payload` is excluded by construction).
+Symbols are Terraform's: `+` create, `~` update in place, `-` destroy, `+/-` replace by
+creating the new one first, `-/+` replace by destroying the old one first (only where the
+API forbids both at once: `order.py`). Certificates show fingerprints, never PEM or keys
+(`Action.payload` is excluded from every rendering by construction).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from elb_mtls_deploy.plan import Action, Plan
+from elb_mtls_deploy.plan import Action, Plan, destroy_first
 
 _SYMBOL = {"create": "+", "update": "~", "delete": "-"}
-_COLOUR = {"+": "32", "~": "33", "-": "31", "-/+": "35"}
+_COLOUR = {"+": "32", "~": "33", "-": "31", "+/-": "35", "-/+": "35"}
+_MEANING = {
+    "+": "create",
+    "~": "update in place",
+    "-": "destroy",
+    "+/-": "create replacement, then destroy",
+    "-/+": "destroy, then create replacement",
+}
 _HIDDEN = {"payload"}
 
 
-def render_text(plan: Plan, colour: bool = False) -> str:
+def render_text(plan: Plan, colour: bool = False, legend: bool = False) -> str:
+    """The plan as text; `legend` adds one line explaining the symbols the plan uses."""
     lines: list[str] = []
     if plan.conflicts:
         lines.append("Conflicts (apply will refuse this plan):")
@@ -29,10 +38,13 @@ def render_text(plan: Plan, colour: bool = False) -> str:
             f"Stack {plan.stack!r} (ELB {plan.flavour}) needs these changes, in this order:"
         )
         lines.append("")
-        for action in _merged(plan.actions):
-            lines.extend(_render_action(action, colour))
+        entries = _merged(plan)
+        for entry in entries:
+            lines.extend(_render_action(entry, colour))
         lines.append("")
         lines.append(summary_line(plan))
+        if legend:
+            lines.append(legend_line({symbol for symbol, _, _ in entries}))
     lines.extend(f"note: {n}" for n in plan.notes)
     return "\n".join(lines) + "\n"
 
@@ -45,15 +57,22 @@ def summary_line(plan: Plan) -> str:
     )
 
 
-def _merged(actions: tuple[Action, ...]) -> list[tuple[str, Action, Action | None]]:
-    """Pair each replacement's create and delete into one `-/+` entry, at the create's place."""
-    old_halves = {a.key: a for a in actions if a.replacement and a.op == "delete"}
+def legend_line(symbols: set[str]) -> str:
+    used = [f"{s} {meaning}" for s, meaning in _MEANING.items() if s in symbols]
+    return "Symbols: " + ", ".join(used) + "."
+
+
+def _merged(plan: Plan) -> list[tuple[str, Action, Action | None]]:
+    """Pair each replacement's create and delete into one entry, at the create's place."""
+    first = destroy_first(plan)
+    old_halves = {a.key: a for a in plan.actions if a.replacement and a.op == "delete"}
     merged: list[tuple[str, Action, Action | None]] = []
-    for action in actions:
+    for action in plan.actions:
         if action.replacement and action.op == "delete":
             continue
         if action.replacement:
-            merged.append(("-/+", action, old_halves.get(action.key)))
+            symbol = "-/+" if first.get(action.key) else "+/-"
+            merged.append((symbol, action, old_halves.get(action.key)))
         else:
             merged.append((_SYMBOL[action.op], action, None))
     return merged

@@ -11,7 +11,7 @@ the observe stage maps cloud ids back to keys and the apply stage maps keys to i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,23 +19,70 @@ Kind = Literal["certificate", "listener", "pool", "healthmonitor", "member"]
 KINDS: tuple[Kind, ...] = ("certificate", "listener", "pool", "healthmonitor", "member")
 Flavour = Literal["v3", "v2"]
 
-# Fields whose change forces a replacement (docs/api-notes.md §2.10 mutability summary).
-IMMUTABLE: Mapping[Kind, frozenset[str]] = {
-    "certificate": frozenset({"type"}),
-    "listener": frozenset({"loadbalancer_id", "protocol", "protocol_port"}),
-    "pool": frozenset({"listener", "protocol"}),
-    "healthmonitor": frozenset({"pool"}),
-    "member": frozenset({"pool", "address", "subnet_id"}),
+
+@dataclass(frozen=True)
+class KindRules:
+    """Everything every stage needs to know about one resource kind, in one row.
+
+    `references`: fields holding another record's key (desired) or id (observed).
+    `immutable`: fields whose change forces a replacement (docs/api-notes.md §2.10).
+    `parent`: the reference that places a record inside another (members and monitors
+    live in a pool; a pool is bound to a listener). `owned_by`: "marker" = the record's
+    own name prefix and description mark it as ours; "parent" = it is ours because its
+    pool is (monitors and members have no description: docs/api-notes.md §2.6-2.7).
+    `rank`: apply order for creates (reverse for deletes).
+    """
+
+    kind: Kind
+    rank: int
+    references: tuple[str, ...] = ()
+    immutable: frozenset[str] = frozenset()
+    parent: str | None = None
+    owned_by: Literal["marker", "parent"] = "marker"
+    # field -> the form both sides are compared in (server-filled defaults applied)
+    comparable: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+
+
+RULES: Mapping[Kind, KindRules] = {
+    "certificate": KindRules("certificate", 0, immutable=frozenset({"type"})),
+    "listener": KindRules(
+        "listener",
+        1,
+        references=("default_tls_container_ref", "client_ca_tls_container_ref"),
+        immutable=frozenset({"loadbalancer_id", "protocol", "protocol_port"}),
+        comparable={"insert_headers": lambda v: switched_on_headers(v)},
+    ),
+    # A replacement pool of a listener that stays is created unbound and switched in with
+    # the listener's `default_pool_id` (one pool per listener: docs/api-notes.md §10.3).
+    "pool": KindRules(
+        "pool",
+        2,
+        references=("listener",),
+        immutable=frozenset({"listener", "protocol", "loadbalancer_id"}),
+        parent="listener",
+        comparable={"session_persistence": lambda v: persistence_form(v)},
+    ),
+    "healthmonitor": KindRules(
+        "healthmonitor",
+        3,
+        references=("pool",),
+        immutable=frozenset({"pool"}),
+        parent="pool",
+        owned_by="parent",
+    ),
+    "member": KindRules(
+        "member",
+        4,
+        references=("pool",),
+        immutable=frozenset({"pool", "address", "subnet_id"}),
+        parent="pool",
+        owned_by="parent",
+    ),
 }
 
-# Fields holding a reference to another record (a key in desired state).
-REFERENCE_FIELDS: Mapping[Kind, tuple[str, ...]] = {
-    "certificate": (),
-    "listener": ("default_tls_container_ref", "client_ca_tls_container_ref"),
-    "pool": ("listener",),
-    "healthmonitor": ("pool",),
-    "member": ("pool",),
-}
+# Views of the table for the stages that need one column.
+IMMUTABLE: Mapping[Kind, frozenset[str]] = {k: r.immutable for k, r in RULES.items()}
+REFERENCE_FIELDS: Mapping[Kind, tuple[str, ...]] = {k: r.references for k, r in RULES.items()}
 
 MARKER_PREFIX = "managed-by=elb-mtls-deploy;stack="
 
@@ -59,11 +106,9 @@ def key(kind: Kind, local: str) -> str:
     return f"{kind}:{local}"
 
 
-def split_key(record_key: str) -> tuple[Kind, str]:
-    kind, _, local = record_key.partition(":")
-    if kind not in KINDS:
-        raise ValueError(f"not a record key: {record_key!r}")
-    return kind, local
+def is_key(value: Any) -> bool:
+    """Whether a field value is a record key (``"pool:www"``) rather than a raw value."""
+    return isinstance(value, str) and value.partition(":")[0] in KINDS and ":" in value
 
 
 @dataclass(frozen=True)
@@ -83,12 +128,6 @@ class Record:
     payload: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     parent_id: str | None = None  # observed: the listener of a pool, the pool of a member/monitor
 
-    def references(self) -> Iterator[str]:
-        for name in REFERENCE_FIELDS[self.kind]:
-            value = self.fields.get(name)
-            if isinstance(value, str) and ":" in value:
-                yield value
-
 
 def normal(value: Any) -> Any:
     """A comparable form: lists and tuples alike, dicts without None values, order-free."""
@@ -100,12 +139,58 @@ def normal(value: Any) -> Any:
 
 
 def changed_fields(want: Record, have: Record) -> list[str]:
-    """Fields the desired record carries whose observed value differs (extras are ignored)."""
+    """Fields the desired record carries whose observed value differs (extras are ignored).
+
+    Values are compared in the kind's comparable form, so a value the API fills in by
+    itself (a default timeout, an empty cookie name, a header on by default) is not drift.
+    """
+    forms = RULES[want.kind].comparable
     return sorted(
         name
         for name, value in want.fields.items()
-        if normal(have.fields.get(name)) != normal(value)
+        if _form(forms, name, have.fields.get(name)) != _form(forms, name, value)
     )
+
+
+def forces_replacement(kind: Kind, name: str, old: Any, new: Any) -> bool:
+    """Whether changing `name` from `old` to `new` needs a new resource. An unbound pool
+    (left by an interrupted switch-over) is bound in place, not replaced."""
+    if name not in RULES[kind].immutable:
+        return False
+    return not (kind == "pool" and name == "listener" and old is None)
+
+
+def _form(forms: Mapping[str, Callable[[Any], Any]], name: str, value: Any) -> Any:
+    form = forms.get(name)
+    return normal(form(value) if form is not None else value)
+
+
+# Headers the API inserts unless told otherwise (docs/api-notes.md §10.3).
+HEADER_DEFAULTS: Mapping[str, bool] = {"X-Forwarded-Host": True}
+DEFAULT_PERSISTENCE_MINUTES = 1440  # HTTP/HTTPS pools (docs/api-notes.md §10.3)
+
+
+def switched_on_headers(value: Any) -> frozenset[str]:
+    """The headers a listener inserts: the API's defaults overlaid with what it reports."""
+    reported = value if isinstance(value, Mapping) else {}
+    merged = {**HEADER_DEFAULTS, **reported}
+    return frozenset(name for name, on in merged.items() if on is True)
+
+
+def persistence_form(value: Any) -> Any:
+    """Session persistence as it takes effect: an empty cookie name is no cookie name, the
+    timeout is ignored for APP_COOKIE and defaults to 1440 minutes for cookie persistence."""
+    if not isinstance(value, Mapping) or not value.get("type"):
+        return None
+    kind = value["type"]
+    form: dict[str, Any] = {"type": kind}
+    if kind == "APP_COOKIE":
+        form["cookie_name"] = value.get("cookie_name") or None
+    else:
+        form["persistence_timeout"] = value.get("persistence_timeout") or (
+            DEFAULT_PERSISTENCE_MINUTES
+        )
+    return form
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elb_mtls_deploy.cloud import snapshot
 from elb_mtls_deploy.cloud.base import CloudApi, Credentials, LoadBalancerInfo
 from elb_mtls_deploy.desired import UploadCert, build_desired, is_known_after_apply
 from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.errors import DeployError, PlanError, SpecError
-from elb_mtls_deploy.observe import digest_source, observe, to_state
+from elb_mtls_deploy.observe import digest_source, to_state
 from elb_mtls_deploy.plan import Plan, digest
 from elb_mtls_deploy.resilient import ResilientCloud
 from elb_mtls_deploy.retry import RetryPolicy
@@ -99,29 +100,47 @@ class Connection:
 
 @contextmanager
 def connect(
-    loaded: Loaded, policy: RetryPolicy | None = None, *, read_only: bool = False
+    loaded: Loaded,
+    policy: RetryPolicy | None = None,
+    *,
+    read_only: bool = False,
+    serve_traffic: bool = False,
 ) -> Iterator[Connection]:
     """Open the cloud the spec targets; an embedded emulator lives as long as the block.
 
     The SDK client is wrapped in `ResilientCloud`: retries with backoff, adoption of what
     a lost create made. `policy` bounds the retries (attempts and total time). With
     `read_only` (plan), an embedded target without state yet gets a throw-away emulator.
+    An in-process emulator starts its data plane (TLS listeners, demo backends) only with
+    `serve_traffic` (`verify`): plan, apply and destroy serve no traffic.
     """
     from elb_mtls_deploy.cloud import sdk
 
     target = loaded.spec.target
     policy = policy or RetryPolicy()
     owner = marker(loaded.spec.stack)
-    with _endpoint(loaded, read_only) as (endpoint, credentials, state_dir):
+    with _endpoint(loaded, read_only, serve_traffic) as (endpoint, credentials, state_dir):
+        project = getattr(target, "enterprise_project_id", None)
         probe = ResilientCloud(
-            sdk.connect("v2" if target.api == "v2" else "v3", credentials, endpoint), owner, policy
+            sdk.connect(
+                "v2" if target.api == "v2" else "v3",
+                credentials,
+                endpoint,
+                enterprise_project_id=project,
+            ),
+            owner,
+            policy,
         )
         try:
             lbs = _resolve_loadbalancers(loaded.spec, probe)
             flavour = _flavour(target.api, lbs)
         finally:
             probe.close()
-        cloud = ResilientCloud(sdk.connect(flavour, credentials, endpoint), owner, policy)
+        cloud = ResilientCloud(
+            sdk.connect(flavour, credentials, endpoint, enterprise_project_id=project),
+            owner,
+            policy,
+        )
         try:
             yield Connection(cloud, flavour, lbs, endpoint, state_dir)
         finally:
@@ -140,7 +159,7 @@ def state_dir(loaded: Loaded) -> Path | None:
 
 @contextmanager
 def _endpoint(
-    loaded: Loaded, read_only: bool = False
+    loaded: Loaded, read_only: bool = False, serve_traffic: bool = False
 ) -> Iterator[tuple[str, Credentials, Path | None]]:
     from elb_mtls_deploy.cloud import sdk
 
@@ -165,12 +184,12 @@ def _endpoint(
 
         with (
             tempfile.TemporaryDirectory(prefix="elb-plan-") as scratch,
-            emulator.start_server(Path(scratch)) as server,
+            emulator.start_server(Path(scratch), dataplane=serve_traffic) as server,
         ):
             yield server.endpoint, credentials, None
         return
     directory.mkdir(parents=True, exist_ok=True)
-    with emulator.start_server(directory) as server:
+    with emulator.start_server(directory, dataplane=serve_traffic) as server:
         yield server.endpoint, credentials, directory
 
 
@@ -216,6 +235,28 @@ class Planned:
     pki: PkiView | None = None  # what the plan saw of the PKI (None for destroy)
     issued: frozenset[str] = frozenset()  # issued earlier in this apply: not issued again
 
+    @property
+    def placement(self) -> dict[str, str]:
+        """Record key -> the load balancer whose changes it occupies (for `apply.Engine`)."""
+        return placement(self.desired, self.observed)
+
+
+def placement(*states: State) -> dict[str, str]:
+    """Listeners and pools name their load balancer; monitors and members are on their
+    pool's. Certificates belong to no load balancer."""
+    where: dict[str, str] = {}
+    records = [r for s in states for r in (*s.records.values(), *s.duplicates)]
+    for kind in ("listener", "pool", "healthmonitor", "member"):
+        for record in records:
+            if record.kind != kind or record.key in where:
+                continue
+            lb = record.fields.get("loadbalancer_id")
+            parent = record.fields.get("listener" if kind == "pool" else "pool")
+            lb = lb or (where.get(parent) if isinstance(parent, str) else None)
+            if isinstance(lb, str) and lb:
+                where[record.key] = lb
+    return where
+
 
 def make_plan(
     loaded: Loaded, conn: Connection, *, destroy: bool = False, issued: frozenset[str] = frozenset()
@@ -234,8 +275,7 @@ def _without(view: PkiView, issued: frozenset[str]) -> PkiView:
 
 
 def _desired(loaded: Loaded, conn: Connection, certs: Mapping[str, UploadCert]) -> State:
-    lb_ids = {ref: lb.id for ref, lb in conn.loadbalancers.items()}
-    return build_desired(loaded.spec, certs, conn.flavour, lb_ids)
+    return build_desired(loaded.spec, certs, conn.flavour, conn.loadbalancers)
 
 
 def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None) -> Planned:
@@ -246,13 +286,33 @@ def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None
         desired, conflicts = trust_anchor_guard(spec, view, desired, observed)
     plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
     notes = (*issuance_notes(spec, view), *rollover_warnings(desired, observed))
+    if view is not None and not isinstance(spec.target, EmbeddedTarget):
+        notes = (*notes, *feature_notes(spec))
     plan = replace(plan, conflicts=(*plan.conflicts, *conflicts), notes=(*plan.notes, *notes))
     return Planned(plan, desired, observed, view)
 
 
+def feature_notes(spec: Spec) -> list[str]:
+    """The client-certificate headers are enabled per account in some regions: say so
+    before an apply stops at the listener (docs/api-notes.md §10.3)."""
+    return [
+        f"listener {listener.name}: the X-Forwarded-Clientcert-* headers need the feature "
+        "enabled for your account in some regions (a Huawei service ticket); if the API "
+        "refuses the listener, switch them off in the spec or ask Huawei to enable them"
+        for listener in spec.listeners
+        if any(
+            on
+            for name, on in listener.insert_headers.model_dump().items()
+            if name.startswith("client_cert_")
+        )
+    ]
+
+
 def observe_state(loaded: Loaded, conn: Connection, desired: State | None = None) -> State:
     lb_ids = sorted({lb.id for lb in conn.loadbalancers.values()})
-    return to_state(observe(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack, desired)
+    return to_state(
+        snapshot.take(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack, desired
+    )
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import responses
 from cloud_stack import MARKER, SUBNET, build, https, make_cloud, member
 
 from elb_mtls_deploy.cloud.base import LoadBalancerInfo
-from elb_mtls_deploy.cloud.sdk import SdkCloud, detect_flavour
+from elb_mtls_deploy.cloud.sdk import SdkCloud
 from elb_mtls_deploy.emulator import (
     SEEDED_DEDICATED_LB_ID,
     SEEDED_DEDICATED_LB_NAME,
@@ -67,7 +67,8 @@ def test_observe_returns_neutral_fields(cloud: SdkCloud, pem: Any) -> None:
         "client_ca_tls_container_ref": s.ca_id,
         "tls_ciphers_policy": "tls-1-2",
         "http2_enable": False,
-        "insert_headers": {"X-Forwarded-ELB-IP": True},
+        # the server fills in X-Forwarded-Host (on by default, docs/api-notes.md §10.3)
+        "insert_headers": {"X-Forwarded-ELB-IP": True, "X-Forwarded-Host": True},
         "default_pool_id": s.pool_id,
     }
     assert {k: listener.fields[k] for k in expected} == expected
@@ -191,11 +192,13 @@ def test_find_loadbalancers_v3_ors_ids_and_names(
         guaranteed=True,
         vip_address="127.0.0.1",
         public_address=None,
+        ip_target_enable=True,
+        l7_flavor_id="emulator-l7",
     )
     assert by_id[SEEDED_SHARED_LB_ID].guaranteed is False
     assert len(calls(rsps, "GET", "/elb/loadbalancers")) == 2  # one per filter kind
-    assert detect_flavour(by_id[SEEDED_DEDICATED_LB_ID]) == "v3"
-    assert detect_flavour(by_id[SEEDED_SHARED_LB_ID]) == "v2"
+    assert by_id[SEEDED_DEDICATED_LB_ID].guaranteed is True
+    assert by_id[SEEDED_SHARED_LB_ID].guaranteed is False
 
 
 def test_find_loadbalancers_v2(v2: SdkCloud) -> None:
@@ -252,9 +255,8 @@ def test_update_sends_only_given_fields(
     cloud.update("pool", s.pool_id, {"lb_algorithm": "LEAST_CONNECTIONS"}, {}, None)
     cloud.update("healthmonitor", s.monitor_id, {"delay": 10, "url_path": "/ready"}, {}, None)
     cloud.update("member", s.member_ids[0], {"weight": 7}, {}, s.pool_id)
-    cloud.update(
-        "listener", s.listener_id, {"insert_headers": {"X-Forwarded-Host": True}}, {}, None
-    )
+    switches = {"X-Forwarded-ELB-IP": False, "X-Forwarded-Host": True}
+    cloud.update("listener", s.listener_id, {"insert_headers": switches}, {}, None)
     assert sent(calls(rsps, "PUT", f"/pools/{s.pool_id}")[0]) == {
         "pool": {"lb_algorithm": "LEAST_CONNECTIONS"}
     }
@@ -266,7 +268,7 @@ def test_update_sends_only_given_fields(
     weights = {m.id: m.fields["weight"] for m in cloud.list_members([s.pool_id])}
     assert weights[s.member_ids[0]] == 7
     (listener,) = cloud.list_listeners([s.lb_id])
-    assert listener.fields["insert_headers"] == {"X-Forwarded-Host": True}
+    assert listener.fields["insert_headers"] == switches  # explicit false switches off
 
 
 def test_certificate_content_updates_in_place(

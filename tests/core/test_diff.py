@@ -139,7 +139,7 @@ def test_port_change_replaces_listener_pool_and_members_create_before_destroy() 
     ]
     assert plan.counts() == {"create": 4, "update": 0, "delete": 4}
     text = render_text(plan)
-    assert "-/+ listener      web  (s-web, replaces id l1)\n" in text
+    assert "+/- listener      web  (s-web, replaces id l1)\n" in text
     assert "      # protocol_port: 443 -> 8443 forces replacement\n" in text
     assert "Plan: 4 to add, 0 to change, 4 to destroy.\n" in text
 

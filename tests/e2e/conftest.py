@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from elb_mtls_deploy.emulator import start_server
+from elb_mtls_deploy.emulator.constants import SEEDED_SUBNET_ID
 from tests.stacks import CliStack
 
 
@@ -40,8 +41,10 @@ def spec_text(
     listeners: str = "",
     mutual: bool = True,
 ) -> str:
+    # Members of a shared load balancer need a subnet (docs/api-notes.md §10.3).
+    subnet = f", subnet_id: {SEEDED_SUBNET_ID}" if "shared" in lb else ""
     members = "\n".join(
-        f"            - {{address: 127.0.0.1, port: {19000 + i}, weight: {w}}}"
+        f"            - {{address: 127.0.0.1, port: {19000 + i}, weight: {w}{subnet}}}"
         for i, w in enumerate(weights)
     )
     ca_line = "        client_ca: client-ca\n" if mutual else ""

@@ -74,7 +74,7 @@ def test_lifecycle(stack: Stack, lb: str, protocol: str) -> None:
     # change the port -> replace listener, pool, monitor and members
     stack.write(spec_text(lb=lb, weights=(5, 1, 3), server_cn="pay.test.com", port=8443))
     code, out = plan(stack)
-    assert "-/+ listener" in out and "protocol_port: 443 -> 8443 forces replacement" in out
+    assert "+/- listener" in out and "protocol_port: 443 -> 8443 forces replacement" in out
     apply(stack)
     [moved] = stack.owned("listeners")
     assert moved["protocol_port"] == 8443 and moved["id"] != listener_before["id"]

@@ -12,6 +12,7 @@ from elb_mtls_deploy.emulator import (
     DEMO_PROJECT_ID,
     DEMO_SK,
     SEEDED_DEDICATED_LB_ID,
+    SEEDED_NO_IP_TARGET_LB_ID,
     SEEDED_SHARED_LB_ID,
 )
 
@@ -105,3 +106,4 @@ def v2_cert_body(pki: Any, name: str = "v2-server", **extra: Any) -> Any:
 
 SHARED = SEEDED_SHARED_LB_ID
 DEDICATED = SEEDED_DEDICATED_LB_ID
+SUBNET_ONLY = SEEDED_NO_IP_TARGET_LB_ID  # dedicated, ip_target_enable false

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cp_helpers import https_listener, sdk_client, server_cert
+from cp_helpers import DEDICATED, https_listener, pool, sdk_client, server_cert
+from huaweicloudsdkelb import v3 as sdk
 
 from elb_mtls_deploy.emulator import DEMO_AK, DEMO_PROJECT_ID, discover_server, start_server
 from elb_mtls_deploy.emulator.cli import register
@@ -61,6 +62,30 @@ def test_reset_deletes_emulator_state(state_dir: Path) -> None:
 
 def test_serve_bad_fault_options(state_dir: Path) -> None:
     assert run("emulator", "serve", "--state-dir", str(state_dir), "--error-rate", "2") == 1
+    assert run("emulator", "serve", "--state-dir", str(state_dir), "--provisioning-ms", "-5") == 1
+
+
+@pytest.mark.slow
+def test_serve_turns_the_provisioning_model_on(state_dir: Path) -> None:
+    argv = ["emulator", "serve", "--state-dir", str(state_dir), "--no-dataplane"]
+    argv += ["--provisioning-ms", "60000"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, *argv], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        endpoint = proc.stdout.readline().rsplit(" ", 1)[-1].strip()
+        client = sdk_client("v3", endpoint)
+        pool(client, lb_id=DEDICATED)
+        request = sdk.ShowLoadBalancerRequest(loadbalancer_id=DEDICATED)
+        assert client.show_load_balancer(request).loadbalancer.provisioning_status == (
+            "PENDING_UPDATE"
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 @pytest.mark.slow

@@ -61,8 +61,11 @@ def test_busy_load_balancer_is_409_on_writes_only(state_dir: Path) -> None:
         client = sdk_client("v3", server.endpoint)
         with pytest.raises(ClientRequestException) as info:
             _create_pool(client, "p")
-        assert (info.value.status_code, info.value.error_code) == (409, "ELB.8907")
-        assert "PENDING_UPDATE" in info.value.error_msg
+        assert (info.value.status_code, info.value.error_code) == (409, "ELB.8908")
+        assert info.value.error_msg == (
+            f"Load balancer {DEDICATED} is not ACTIVE (provisioning_status PENDING_UPDATE); "
+            "try again later."
+        )
         assert client.list_pools(sdk.ListPoolsRequest()).pools == []
 
 

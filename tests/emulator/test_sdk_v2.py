@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from cp_helpers import DEDICATED, SHARED, server_cert, v2_cert_body
+from cp_helpers import DEDICATED, SHARED, SUBNET_ONLY, server_cert, v2_cert_body
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkelb import v2 as sdk
 from huaweicloudsdkelb import v3 as sdk3
@@ -126,7 +126,7 @@ def test_v2_listener_pool_member_monitor(v2: Any, pki: Any) -> None:
 
 def test_v2_load_balancers(v2: Any) -> None:
     lbs = v2.list_loadbalancers(sdk.ListLoadbalancersRequest()).loadbalancers
-    assert {lb.id for lb in lbs} == {SHARED, DEDICATED}
+    assert {lb.id for lb in lbs} == {SHARED, DEDICATED, SUBNET_ONLY}
     shown = v2.show_loadbalancer(sdk.ShowLoadbalancerRequest(loadbalancer_id=SHARED))
     assert shown.loadbalancer.vip_address == "127.0.0.2"
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cp_helpers import DEDICATED, SHARED, ca_cert, https_listener, member, pool, server_cert
+from cp_helpers import (
+    DEDICATED,
+    SHARED,
+    SUBNET_ONLY,
+    ca_cert,
+    https_listener,
+    member,
+    pool,
+    server_cert,
+)
 from huaweicloudsdkelb import v3 as sdk
 
 from elb_mtls_deploy.emulator import SEEDED_DEDICATED_LB_NAME, SEEDED_SHARED_LB_NAME
@@ -221,7 +230,7 @@ def test_seeded_load_balancers(v3: Any, pki: Any) -> None:
     assert by_name[SEEDED_SHARED_LB_NAME].guaranteed is False
     assert all(lb.provisioning_status == "ACTIVE" for lb in lbs)
     dedicated = v3.list_load_balancers(sdk.ListLoadBalancersRequest(guaranteed=True))
-    assert [lb.id for lb in dedicated.loadbalancers] == [DEDICATED]
+    assert [lb.id for lb in dedicated.loadbalancers] == [DEDICATED, SUBNET_ONLY]
 
     listener = https_listener(v3, server_cert(v3, pki).id)
     p = pool(v3, listener_id=listener.id)

@@ -30,6 +30,9 @@ class LoadBalancerInfo:
     guaranteed: bool  # True = dedicated (v3), False = shared (v2)
     vip_address: str | None
     public_address: str | None = None
+    # None where the API did not report the field (v2, older responses): not checked.
+    ip_target_enable: bool | None = None
+    l7_flavor_id: str | None = None  # "" = reported as unset: no layer-7 flavour
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,25 @@ class Observed:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """Raw list results, before ownership and key mapping."""
+
+    certificates: tuple[Observed, ...]
+    listeners: tuple[Observed, ...]
+    pools: tuple[Observed, ...]
+    healthmonitors: tuple[Observed, ...]
+    members: tuple[Observed, ...]
+
+
+@dataclass(frozen=True)
 class Credentials:
-    """AK/SK and project. The SK is excluded from repr so it can never reach a log line."""
+    """AK/SK, project and, for temporary (STS) credentials, the security token. The SK and
+    the token are excluded from repr so they can never reach a log line."""
 
     access_key: str
     secret_key: str = field(repr=False)
     project_id: str
+    security_token: str | None = field(default=None, repr=False)
 
 
 class CloudApi(Protocol):
@@ -112,5 +128,10 @@ class CloudApi(Protocol):
         ...
 
     def delete_members(self, pool_id: str, ids: Sequence[str]) -> None: ...
+
+    def provisioning_status(self, loadbalancer_id: str) -> str:
+        """The load balancer's `provisioning_status` (ACTIVE, PENDING_UPDATE, ...): tells a
+        busy load balancer from a real conflict when a 409's wording does not."""
+        ...
 
     def close(self) -> None: ...

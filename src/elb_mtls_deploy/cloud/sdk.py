@@ -38,7 +38,6 @@ __all__ = [
     "SdkCloud",
     "connect",
     "credentials_from_env",
-    "detect_flavour",
     "endpoint_for_region",
     "region_from_env",
 ]
@@ -64,6 +63,12 @@ _NOUN: Mapping[Flavour, Mapping[Kind, str]] = {
         "member": "member",
     },
 }
+# Creates whose body takes `enterprise_project_id` (SDK 3.1.219 request models); the
+# others inherit it from the load balancer.
+_TAKES_ENTERPRISE_PROJECT: Mapping[Flavour, frozenset[str]] = {
+    "v3": frozenset({"certificate", "pool"}),
+    "v2": frozenset({"certificate"}),
+}
 _ID_PARAM: Mapping[Kind, str] = {
     "certificate": "certificate_id",
     "listener": "listener_id",
@@ -73,11 +78,6 @@ _ID_PARAM: Mapping[Kind, str] = {
 }
 
 
-def detect_flavour(lb: LoadBalancerInfo) -> Flavour:
-    """Dedicated (`guaranteed`) load balancers speak v3; shared ones v2."""
-    return "v3" if lb.guaranteed else "v2"
-
-
 def connect(
     flavour: Flavour,
     credentials: Credentials,
@@ -85,6 +85,7 @@ def connect(
     *,
     timeout: tuple[float, float] = (10, 60),
     page_size: int = MAX_PAGE_SIZE,
+    enterprise_project_id: str | None = None,
 ) -> SdkCloud:
     """An `SdkCloud` for one API version at one endpoint (`endpoint_for_region` for the cloud).
 
@@ -106,11 +107,12 @@ def connect(
     config = HttpConfig.get_default_config()
     config.retry_times = 0
     config.timeout = timeout
+    basic = BasicCredentials(credentials.access_key, credentials.secret_key, credentials.project_id)
+    if credentials.security_token:  # temporary credentials (docs/api-notes.md §10.1)
+        basic = basic.with_security_token(credentials.security_token)
     client = (
         models.ElbClient.new_builder()
-        .with_credentials(
-            BasicCredentials(credentials.access_key, credentials.secret_key, credentials.project_id)
-        )
+        .with_credentials(basic)
         .with_endpoint(endpoint)
         .with_http_config(config)
         .with_exception_handler(_exception_handler())
@@ -125,6 +127,7 @@ def connect(
         endpoint=endpoint,
         secret_key=credentials.secret_key,
         page_size=page_size,
+        enterprise_project_id=enterprise_project_id,
     )
 
 
@@ -193,6 +196,7 @@ class SdkCloud:
         endpoint: str,
         secret_key: str,
         page_size: int = MAX_PAGE_SIZE,
+        enterprise_project_id: str | None = None,
     ) -> None:
         self.flavour: Flavour = flavour
         self.endpoint = endpoint
@@ -200,6 +204,9 @@ class SdkCloud:
         self._models = models
         self._secrets = (secret_key,)
         self._page_size = page_size
+        # Users scoped to an enterprise project must name it on list calls (400 ELB.9801)
+        # and on the creates that take it (docs/api-notes.md §10.3).
+        self._enterprise_project = enterprise_project_id
 
     def __repr__(self) -> str:
         return f"SdkCloud(flavour={self.flavour!r}, endpoint={self.endpoint!r})"
@@ -208,7 +215,13 @@ class SdkCloud:
 
     def _call(self, method: str, **params: Any) -> dict[str, Any]:
         """One SDK call; the parsed JSON response body ({} when empty)."""
-        request = getattr(self._models, _camel(method) + "Request")(**params)
+        request_class = getattr(self._models, _camel(method) + "Request")
+        if self._enterprise_project and method.startswith("list_"):
+            accepted = getattr(request_class, "openapi_types", {})
+            if "enterprise_project_id" in accepted:
+                value = self._enterprise_project
+                params["enterprise_project_id"] = [value] if self.flavour == "v3" else value
+        request = request_class(**params)
         response = getattr(self._client, method)(request)
         raw = getattr(response, "raw_content", None)
         if not raw:
@@ -285,6 +298,19 @@ class SdkCloud:
             found.setdefault(str(item["id"]), wire.loadbalancer(item))
         return list(found.values())
 
+    def provisioning_status(self, loadbalancer_id: str) -> str:
+        """One GET of the load balancer (v3 `show_load_balancer`, v2 `show_loadbalancer`)."""
+        method = "show_load_balancer" if self.flavour == "v3" else "show_loadbalancer"
+        with self._guard("show", "load balancer", loadbalancer_id):
+            body = self._call(method, loadbalancer_id=loadbalancer_id)
+        item = body.get("loadbalancer")
+        status = item.get("provisioning_status") if isinstance(item, Mapping) else None
+        if not isinstance(status, str):
+            raise PermanentError(
+                f"show load balancer {loadbalancer_id}: the response has no provisioning_status"
+            )
+        return status
+
     def list_certificates(self, description: str) -> list[Observed]:
         value: Any = [description] if self.flavour == "v3" else description
         items = self._list_kind("certificate", description, description=value)
@@ -352,6 +378,8 @@ class SdkCloud:
         payload: Mapping[str, str],
     ) -> str:
         obj = wire.create_object(kind, self.flavour, name, description, fields, payload)
+        if self._enterprise_project and kind in _TAKES_ENTERPRISE_PROJECT[self.flavour]:
+            obj["enterprise_project_id"] = self._enterprise_project
         params: dict[str, Any] = {"body": wire.wrap(kind, self.flavour, obj)}
         if kind == "member":
             params["pool_id"] = _required(fields.get("pool_id"), "member create needs pool_id")

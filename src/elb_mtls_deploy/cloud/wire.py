@@ -71,17 +71,19 @@ def _none_if_empty(value: Any) -> Any:
     return None if value in ("", None) else value
 
 
-def normalise_insert_headers(value: Any) -> dict[str, Any]:
-    """Only the switched-on headers: `{"X-Forwarded-ELB-IP": True}`."""
+def normalise_insert_headers(value: Any) -> dict[str, bool]:
+    """The header switches as reported (booleans only; aliases and modes dropped). Defaults
+    for unreported headers are applied where records are compared (`state.RULES`)."""
     if not isinstance(value, Mapping):
         return {}
-    return {str(k): True for k, v in value.items() if v is True}
+    return {str(k): v for k, v in value.items() if isinstance(v, bool)}
 
 
 def normalise_session_persistence(value: Any) -> dict[str, Any] | None:
+    """None when off; the API reports `cookie_name: ""` when there is none."""
     if not isinstance(value, Mapping):
         return None
-    cleaned = {str(k): v for k, v in value.items() if v is not None}
+    cleaned = {str(k): v for k, v in value.items() if v not in (None, "")}
     return cleaned or None
 
 
@@ -114,6 +116,8 @@ def _listener(flavour: Flavour, item: Mapping[str, Any]) -> dict[str, Any]:
     fields["insert_headers"] = normalise_insert_headers(item.get("insert_headers"))
     if flavour == "v3":
         fields.update({name: item.get(name) for name in _LISTENER_TIMEOUTS})
+        # A custom policy overrides tls_ciphers_policy (docs/api-notes.md §10.3).
+        fields["security_policy_id"] = _none_if_empty(item.get("security_policy_id"))
     return fields
 
 
@@ -160,7 +164,14 @@ def loadbalancer(item: Mapping[str, Any]) -> LoadBalancerInfo:
         guaranteed=item.get("guaranteed") is True,
         vip_address=item.get("vip_address") or None,
         public_address=_public_address(item),
+        ip_target_enable=_optional_bool(item, "ip_target_enable"),
+        l7_flavor_id=(str(item.get("l7_flavor_id") or "") if "l7_flavor_id" in item else None),
     )
+
+
+def _optional_bool(item: Mapping[str, Any], name: str) -> bool | None:
+    value = item.get(name)
+    return value if isinstance(value, bool) else None
 
 
 def _public_address(item: Mapping[str, Any]) -> str | None:
@@ -201,6 +212,8 @@ def create_object(
     if description is not None and kind not in ("healthmonitor", "member"):
         obj["description"] = description  # monitors and members have no description
     obj.update(_rename_out(kind, flavour, fields))
+    if kind == "pool" and obj.get("listener_id"):
+        obj.pop("loadbalancer_id", None)  # the listener names it; one of the two suffices
     if kind == "certificate":
         obj.update(_certificate_payload(fields, payload))
     return {k: v for k, v in obj.items() if v is not None}

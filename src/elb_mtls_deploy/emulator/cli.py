@@ -36,6 +36,12 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--busy-rate", type=float, default=0.0, help="fraction of writes 409 busy")
     serve.add_argument("--lost-response-rate", type=float, default=0.0, help="commit, no reply")
     serve.add_argument("--seed", type=int, default=None, help="seed for reproducible faults")
+    serve.add_argument(
+        "--provisioning-ms",
+        type=int,
+        default=0,
+        help="a load balancer stays PENDING_UPDATE this long after each change (0 = off)",
+    )
     serve.add_argument("--no-dataplane", action="store_true", help="API only, no TLS listeners")
     serve.add_argument("--no-demo-backends", action="store_true", help="no built-in backends")
     serve.set_defaults(func=cmd_serve)
@@ -77,6 +83,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.provisioning_ms < 0:
+        print("error: --provisioning-ms must be >= 0", file=sys.stderr)
+        return 1
     try:
         server = start_server(
             args.state_dir,
@@ -85,6 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             faults=faults,
             dataplane=not args.no_dataplane,
             demo_backends=not args.no_demo_backends,
+            provisioning_ms=args.provisioning_ms,
         )
     except OSError as exc:
         print(f"error: cannot start the emulator: {exc}", file=sys.stderr)

@@ -14,6 +14,12 @@ SEEDED_DEDICATED_LB_ID = "6f0d4e59-2b1a-4c4d-9a7e-000000000001"
 SEEDED_DEDICATED_LB_NAME = "emulator-dedicated-lb"
 SEEDED_DEDICATED_LB_VIP = "127.0.0.1"
 
+# A second dedicated LB without IP-type backends (ip_target_enable false): members need a
+# subnet there (ELB.8939), as on a real dedicated LB created without the option.
+SEEDED_NO_IP_TARGET_LB_ID = "6f0d4e59-2b1a-4c4d-9a7e-000000000003"
+SEEDED_NO_IP_TARGET_LB_NAME = "emulator-dedicated-lb-subnet-only"
+SEEDED_NO_IP_TARGET_LB_VIP = "127.0.0.3"
+
 SEEDED_SHARED_LB_ID = "6f0d4e59-2b1a-4c4d-9a7e-000000000002"
 SEEDED_SHARED_LB_NAME = "emulator-shared-lb"
 SEEDED_SHARED_LB_VIP = "127.0.0.2"

@@ -23,9 +23,10 @@ from . import private, signing, urls
 from .constants import DB_FILENAME, DEMO_AK, DEMO_PROJECT_ID, DEMO_SK
 from .db import Store
 from .exceptions import ApiError, InternalError, NoSuchRoute, ProjectMismatch
-from .faults import FaultConfig, FaultInjector, busy_error
+from .faults import FaultConfig, FaultInjector
 from .models import Models
 from .plane import PlaneSync
+from .provisioning import LbGuard, Provisioning
 from .responses import ApiRequest
 from .seed import seed
 from .stats import Stats
@@ -78,6 +79,7 @@ class Emulator:
         dataplane: bool = True,
         demo_backends: bool = True,
         clock: Callable[[], datetime] | None = None,
+        provisioning_ms: int = 0,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.credentials = dict(credentials or {DEMO_AK: (DEMO_SK, DEMO_PROJECT_ID)})
@@ -85,6 +87,7 @@ class Emulator:
         self.store = Store(self.state_dir / DB_FILENAME)
         seed(self.store, sorted({p for _, p in self.credentials.values()}), self.clock())
         self.faults = FaultInjector(faults or FaultConfig())
+        self.provisioning = Provisioning(provisioning_ms)
         self.stats = Stats()
         self.plane = PlaneSync(self.store, enabled=dataplane, demo_backends=demo_backends)
         self.plane.sync()
@@ -128,9 +131,9 @@ class Emulator:
             time.sleep(decision.latency_ms / 1000)
         if decision.error is not None:
             raise decision.error
-        access_key = signing.verify(method, target, headers, body, self._secret_for, self.clock())
         if matched is None:
-            raise NoSuchRoute(f"No API matches {method} {target.partition('?')[0]}.")
+            raise NoSuchRoute()  # the gateway answers before it checks the signature
+        access_key = signing.verify(method, target, headers, body, self._secret_for, self.clock())
         route, params = matched
         project_id = self.credentials[access_key][1]
         if params.get("project_id") != project_id:
@@ -138,8 +141,6 @@ class Emulator:
                 "Incorrect IAM authentication information: the project id in the URL does "
                 "not belong to this access key"
             )
-        if decision.busy:
-            raise busy_error(params.get("loadbalancer_id", "(owning load balancer)"))
         request = ApiRequest(
             method=method,
             path=target.partition("?")[0],
@@ -150,8 +151,11 @@ class Emulator:
             project_id=project_id,
             request_id=request_id,
         )
+        # The injected busy fault refuses like the provisioning model: on the owning LB.
+        guard = LbGuard(self.provisioning, forced_busy=decision.busy and route.mutating)
         with self.store.transaction(write=route.mutating) as tx:
-            status, payload = route.handler(request, Models(tx, project_id, self.clock()))
+            status, payload = route.handler(request, Models(tx, project_id, self.clock(), guard))
+            guard.commit()  # inside the transaction: no writer slips in before the mark
         if route.mutating:
             self.plane.sync()
         return json_response(status, payload, request_id), decision.lost

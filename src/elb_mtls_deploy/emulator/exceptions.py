@@ -2,7 +2,8 @@
 
 Body shape (docs/api-notes.md §4.1): ``{"error_msg", "error_code", "request_id"}`` plus an
 ``X-Request-Id`` header, which is the only place the SDK reads the request id from (§4.3).
-Codes marked *guess* are not in the public error table we read (docs/api-notes.md §9).
+Codes come from Huawei's published error table (docs/api-notes.md §10.2 "Error codes");
+those marked *guess* are not in it, and the client must not rely on them.
 """
 
 from __future__ import annotations
@@ -32,10 +33,22 @@ class EmptyBody(ApiError):
 
 
 class InvalidParameter(ApiError):
-    """ELB.1001: a field is missing, unknown, malformed or not allowed (docs/api-notes.md §4.1)."""
+    """ELB.8902 "Invalid input": a field is missing, unknown, malformed or not allowed.
+
+    The published table's 400 for invalid input (docs/api-notes.md §10.2 "Error codes").
+    """
 
     status = 400
-    code = "ELB.1001"
+    code = "ELB.8902"
+
+
+class IpTargetDisabled(InvalidParameter):
+    """ELB.8939: a member without a subnet on a load balancer without IP backends."""
+
+    code = "ELB.8939"
+
+    def __init__(self) -> None:
+        super().__init__("The loadbalancer's ip_target_enable must be true when add ip member.")
 
 
 class InvalidCertificate(ApiError):
@@ -77,41 +90,73 @@ class ProjectMismatch(ApiError):
 
 
 class NotFound(ApiError):
-    """A resource id (in the path or referenced from a body) does not exist. Code is a guess."""
+    """ELB.8904 "%s %s could not be found.": a resource id (in the path or a body) is unknown."""
 
     status = 404
-    code = "ELB.8902"
+    code = "ELB.8904"
 
 
 class NoSuchRoute(ApiError):
-    """No API at this path/method (gateway-style 404; code is a guess)."""
+    """APIGW.0101: the API gateway knows no API at this path/method (not a resource 404).
+
+    Wording as the gateway answers (docs/api-notes.md §10.2 "Error codes").
+    """
 
     status = 404
     code = "APIGW.0101"
+
+    def __init__(self) -> None:
+        super().__init__("The API does not exist or has not been published in the environment")
 
 
 # --- 409 ------------------------------------------------------------------------------------
 
 
-class InUse(ApiError):
-    """A resource is still referenced (certificate bound to a listener, pool has members...)."""
-
-    status = 409
-    code = "ELB.8904"  # guess
-
-
 class Conflict(ApiError):
-    """Duplicate: protocol_port taken on the LB, member address+port exists, second monitor."""
+    """409 ELB.8907 for a conflict other than the port: member address+port exists, second
+    monitor, a listener that already has a pool. The code is a guess: public reports show
+    ELB.8907 for the duplicate port "and other conflicts" (docs/api-notes.md §10.2)."""
 
     status = 409
-    code = "ELB.8905"  # guess
+    code = "ELB.8907"  # guess for these cases
+
+
+class InUse(Conflict):
+    """A resource is still referenced (certificate bound to a listener, pool has members...).
+    409 is documented for in-use deletes; the code is a guess (docs/api-notes.md §10.2)."""
+
+
+class DuplicatePort(Conflict):
+    """409 ELB.8907 with the real API's wording (docs/api-notes.md §10.2 "Error codes")."""
+
+    def __init__(self, loadbalancer_id: str, port: int) -> None:
+        super().__init__(
+            f"Load Balancer {loadbalancer_id} already has a listener with protocol_port of {port}."
+        )
+
+
+class QuotaExceeded(ApiError):
+    """ELB.8905 "Quota exceeded for resources: %s" (published table)."""
+
+    status = 409
+    code = "ELB.8905"
 
 
 class LoadBalancerBusy(ApiError):
-    """Injected fault: the owning LB is not ACTIVE (PENDING_UPDATE). Code is a guess."""
+    """409: the owning load balancer is not ACTIVE (provisioning model or injected fault).
+
+    The code is a guess and deliberately not ELB.8907 (a real conflict code); clients must
+    decide "busy" from the wording and the load balancer's provisioning_status.
+    """
 
     status = 409
-    code = "ELB.8907"
+    code = "ELB.8908"  # guess (docs/api-notes.md §10.2)
+
+    def __init__(self, loadbalancer_id: str) -> None:
+        super().__init__(
+            f"Load balancer {loadbalancer_id} is not ACTIVE (provisioning_status "
+            "PENDING_UPDATE); try again later."
+        )
 
 
 # --- 429 / 5xx (injected) -------------------------------------------------------------------

@@ -16,7 +16,6 @@ from typing import Any
 from .exceptions import (
     ApiError,
     InternalError,
-    LoadBalancerBusy,
     ServiceUnavailable,
     Throttled,
 )
@@ -30,7 +29,9 @@ class FaultConfig:
     error_429_rate: float = 0.0
     retry_after_seconds: int = 1
     lost_response_rate: float = 0.0  # the change is committed, then the connection is closed
-    busy_rate: float = 0.0  # mutating calls only: 409 LB busy (PENDING_UPDATE)
+    # Changes of a load balancer's resources only: 409 busy, as the provisioning model
+    # answers (certificates belong to no load balancer and are never busy).
+    busy_rate: float = 0.0
     only_methods: tuple[str, ...] | None = None  # e.g. ("POST",); None = every method
     seed: int | None = None
 
@@ -124,10 +125,3 @@ class FaultInjector:
         if outcome == "busy":
             return Decision(latency, busy=method != "GET")
         return Decision(latency, lost=outcome == "lost")
-
-
-def busy_error(loadbalancer_hint: str) -> LoadBalancerBusy:
-    return LoadBalancerBusy(
-        f"Load balancer {loadbalancer_hint} is in PENDING_UPDATE status and cannot be modified "
-        "now; try again later."
-    )

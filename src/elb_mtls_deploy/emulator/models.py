@@ -19,12 +19,15 @@ from . import pem
 from .db import Record, Tx
 from .exceptions import (
     Conflict,
+    DuplicatePort,
     ImmutableField,
     InUse,
     InvalidCertificate,
     InvalidParameter,
+    IpTargetDisabled,
     NotFound,
 )
+from .provisioning import LbGuard
 
 CERT, LISTENER, POOL, MEMBER, MONITOR, LB = (
     "certificate",
@@ -55,12 +58,28 @@ POOLS_FOR_LISTENER = {
     "QUIC": frozenset({"UDP", "QUIC"}),
     "IP": frozenset({"IP"}),
 }
-POOL_PROTOCOLS = frozenset({"TCP", "UDP", "HTTP", "HTTPS", "GRPC", "QUIC", "TLS", "IP"})
+POOL_PROTOCOLS = {
+    "v3": frozenset({"TCP", "UDP", "HTTP", "HTTPS", "GRPC", "QUIC", "TLS", "IP"}),
+    "v2": frozenset({"TCP", "UDP", "HTTP"}),  # v2 CreatePoolReq.protocol (§10.2)
+}
 LB_ALGORITHMS = frozenset(
     {"ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP", "QUIC_CID"}
     | {"2_TUPLE_HASH", "3_TUPLE_HASH", "5_TUPLE_HASH"}
 )
 MONITOR_TYPES = frozenset({"TCP", "UDP_CONNECT", "HTTP", "HTTPS", "TLS", "GRPC", "PING"})
+# Shared load balancers check only these (docs/api-notes.md §10.2 "Shared limits").
+SHARED_MONITOR_TYPES = frozenset({"TCP", "UDP_CONNECT", "HTTP"})
+WEB_LISTENERS = frozenset({"HTTP", "HTTPS", "TERMINATED_HTTPS"})
+# Pools whose persistence_timeout defaults to 1440 minutes; the rest get 1 (§10.2).
+# GRPC is grouped with HTTP/HTTPS on our reading (unverified).
+WEB_POOLS = frozenset({"HTTP", "HTTPS", "GRPC"})
+PERSISTENCE_TYPES = frozenset({"SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"})
+# Private IPv4 ranges an IP-type member may use (RFC 1918); loopback is the emulator's
+# addition so demo backends on 127.0.0.1 work (docs/emulator.md).
+PRIVATE_IPV4 = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8")
+)
 CERT_TYPES = frozenset({"server", "client", "server_sm"})
 SERVER_CERT_TYPES = frozenset({"server", "server_sm"})
 
@@ -120,13 +139,71 @@ def ref_list(ids: Iterable[str]) -> list[dict[str, str]]:
     return [{"id": i} for i in ids]
 
 
+def _tls_policy_fields(fields: dict[str, Any], lb: Record, version: str) -> dict[str, Any]:
+    """Through v3, TLS policies apply only to dedicated load balancers (§10.2 "Listeners").
+
+    On a shared one the v3 API ignores them (our reading of "only effective for dedicated";
+    unverified whether it refuses instead); the v2 API keeps its own tls_ciphers_policy.
+    """
+    if version != "v3" or lb["guaranteed"]:
+        return fields
+    ignored = ("tls_ciphers_policy", "security_policy_id")
+    return {k: v for k, v in fields.items() if k not in ignored}
+
+
+def _persistence(value: Any, pool_protocol: str) -> dict[str, Any] | None:
+    """Session persistence with the server-filled defaults (docs/api-notes.md §10.2 "Pools")."""
+    if value is None:
+        return None
+    sp = dict(_as_object(value, "session_persistence"))
+    _require(sp, "type")
+    _one_of(sp, "type", PERSISTENCE_TYPES)
+    if sp.get("cookie_name") and sp["type"] != "APP_COOKIE":
+        raise InvalidParameter("Invalid parameter: 'cookie_name' is only for APP_COOKIE")
+    web = pool_protocol in WEB_POOLS
+    _int_in(sp, "persistence_timeout", 1, 1440 if web else 60)
+    if sp.get("persistence_timeout") is None:
+        sp["persistence_timeout"] = 1440 if web else 1
+    if sp.get("cookie_name") is None:
+        sp["cookie_name"] = ""
+    return sp
+
+
+def _as_object(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidParameter(f"Invalid parameter: '{name}' must be an object")
+    return value
+
+
+def _merge_headers(current: dict[str, Any], sent: Any) -> dict[str, Any]:
+    """Apply the sent insert_headers switches over the current ones (null = no change)."""
+    if sent is None:
+        return dict(current)
+    if not isinstance(sent, dict):
+        raise InvalidParameter("Invalid parameter: 'insert_headers' must be an object")
+    merged = dict(current)
+    for name, value in sent.items():
+        if value is None:
+            continue
+        expected = str if name.endswith(("-alias", "-Mode")) else bool
+        if not isinstance(value, expected):
+            raise InvalidParameter(
+                f"Invalid parameter: insert_headers '{name}' must be a {expected.__name__}"
+            )
+        merged[name] = value
+    return merged
+
+
 class Models:
     """All resource operations for one project inside one transaction."""
 
-    def __init__(self, tx: Tx, project_id: str, now: datetime) -> None:
+    def __init__(
+        self, tx: Tx, project_id: str, now: datetime, guard: LbGuard | None = None
+    ) -> None:
         self.tx = tx
         self.project_id = project_id
         self.now = iso(now)
+        self.guard = guard or LbGuard()
 
     # ----------------------------------------------------------------- generic helpers
 
@@ -198,6 +275,15 @@ class Models:
     def update_certificate(self, cert_id: str, changes: dict[str, Any]) -> Record:
         record = self.get(CERT, cert_id)
         _reject_immutable(CERT, changes)
+        if "domain" in changes and not changes["domain"]:
+            # An SNI certificate is chosen by its domain; clearing it while a listener
+            # uses it is refused (docs/api-notes.md §10.2 "Certificates", code a guess).
+            for listener in self.all(LISTENER):
+                if cert_id in (listener.get("sni_container_refs") or []):
+                    raise InUse(
+                        f"Certificate {cert_id} is used for SNI by listener "
+                        f"{listener['id']}; its domain cannot be cleared."
+                    )
         record.update({k: v for k, v in changes.items() if v is not None})
         if "certificate" in changes or "private_key" in changes:
             self._check_cert_content(record)
@@ -248,6 +334,8 @@ class Models:
             self._cert_of_type(ca_ref, frozenset({"client"}), "client_ca_tls_container_ref")
         for sni in record.get("sni_container_refs") or []:
             self._cert_of_type(sni, SERVER_CERT_TYPES, "sni_container_refs")
+            if not self.get(CERT, sni).get("domain"):
+                raise InvalidParameter(f"Invalid parameter: SNI certificate {sni} has no 'domain'")
 
     def _check_default_pool(self, listener: Record, pool_id: str) -> None:
         pool = self.get(POOL, pool_id)
@@ -273,11 +361,13 @@ class Models:
         _one_of(fields, "protocol", LISTENER_PROTOCOLS[version])
         _int_in(fields, "protocol_port", 0 if version == "v3" else 1, 65535)
         lb = self.get(LB, fields["loadbalancer_id"])
+        self.guard.change(lb["id"])
         protocol = str(fields["protocol"])
-        # The v3 API converts the HTTPS name to the LB type's spelling (docs/api-notes.md §2.4).
+        # The v3 API converts the HTTPS name to the LB type's spelling (§10.2 "Listeners").
         if protocol in HTTPS_PROTOCOLS:
             protocol = "HTTPS" if lb["guaranteed"] else "TERMINATED_HTTPS"
-        web = protocol in {"HTTP", "HTTPS", "TERMINATED_HTTPS"}
+        web = protocol in WEB_LISTENERS
+        fields = _tls_policy_fields(fields, lb, version)
         defaults = {
             "name": "",
             "description": "",
@@ -316,6 +406,11 @@ class Models:
         }
         record = self._new(LISTENER, defaults, fields)
         record["protocol"] = protocol
+        record["insert_headers"] = _merge_headers(
+            # X-Forwarded-Host is on unless switched off (docs/api-notes.md §10.2).
+            {"X-Forwarded-Host": True} if web else {},
+            fields.get("insert_headers"),
+        )
         self._check_port_free(record)
         self._check_listener_tls(record)
         if record.get("default_pool_id"):
@@ -333,14 +428,23 @@ class Models:
                 and other["protocol_port"] == port
                 and _PORT_SPACE.get(other["protocol"]) == space
             ):
-                raise Conflict(
-                    f"Protocol port {port} is already used by listener {other['id']} "
-                    f"on load balancer {record['loadbalancer_id']}."
-                )
+                raise DuplicatePort(record["loadbalancer_id"], port)
 
-    def update_listener(self, listener_id: str, changes: dict[str, Any]) -> Record:
+    def update_listener(
+        self, listener_id: str, changes: dict[str, Any], version: str = "v3"
+    ) -> Record:
         record = self.get(LISTENER, listener_id)
         _reject_immutable(LISTENER, changes)
+        # UpdateListener is refused unless the load balancer is ACTIVE (§10.2).
+        self.guard.change(record["loadbalancer_id"])
+        lb = self.get(LB, record["loadbalancer_id"])
+        changes = _tls_policy_fields(changes, lb, version)
+        if "insert_headers" in changes:
+            # Merged into the current switches, not replaced (unverified; §10.2).
+            changes = dict(changes)
+            record["insert_headers"] = _merge_headers(
+                record.get("insert_headers") or {}, changes.pop("insert_headers")
+            )
         for name, value in changes.items():
             # "" or null unbinds the CA (mutual auth off) or the pool (docs/api-notes.md §2.4).
             if name in ("client_ca_tls_container_ref", "default_pool_id") and value in ("", None):
@@ -356,12 +460,11 @@ class Models:
 
     def delete_listener(self, listener_id: str) -> None:
         record = self.get(LISTENER, listener_id)
+        self.guard.change(record["loadbalancer_id"])
         # Guess (documented): like Octavia, a listener with a pool bound cannot be deleted;
         # the separate delete_listener_force API exists for the cascade (docs/api-notes.md §2.2).
-        bound = [p["id"] for p in self.all(POOL) if p.get("listener_id") == listener_id]
-        if record.get("default_pool_id") or bound:
-            pool_id = record.get("default_pool_id") or bound[0]
-            raise InUse(f"Listener {listener_id} still has pool {pool_id} bound.")
+        if record.get("default_pool_id"):
+            raise InUse(f"Listener {listener_id} still has pool {record['default_pool_id']} bound.")
         self.tx.delete(LISTENER, listener_id)
 
     # ----------------------------------------------------------------- pools
@@ -369,7 +472,7 @@ class Models:
     def create_pool(self, fields: dict[str, Any], version: str) -> Record:
         _require(fields, "lb_algorithm", "protocol")
         _one_of(fields, "lb_algorithm", LB_ALGORITHMS)
-        _one_of(fields, "protocol", POOL_PROTOCOLS)
+        _one_of(fields, "protocol", POOL_PROTOCOLS[version])
         listener_id, lb_id = fields.get("listener_id"), fields.get("loadbalancer_id")
         if not (listener_id or lb_id or (version == "v3" and fields.get("type"))):
             raise InvalidParameter(
@@ -386,15 +489,17 @@ class Models:
             lb_id = listener["loadbalancer_id"]
             self._check_pool_protocol(listener, fields["protocol"])
             if listener.get("default_pool_id"):
+                # "the listener must not have a pool bound" (CreatePool; code a guess, §10.2)
                 raise Conflict(
                     f"Listener {listener['id']} already has default pool "
-                    f"{listener['default_pool_id']}."
+                    f"{listener['default_pool_id']}; create the pool with loadbalancer_id "
+                    "and switch the listener's default_pool_id instead."
                 )
+        self.guard.change(lb_id)
         defaults = {
             "name": "",
             "description": "",
             "admin_state_up": True,
-            "listener_id": None,
             "session_persistence": None,
             "slow_start": {"enable": False, "duration": 30},
             "member_deletion_protection_enable": False,
@@ -412,7 +517,11 @@ class Models:
             "protection_reason": "",
         }
         record = self._new(POOL, defaults, fields)
+        record.pop("listener_id", None)  # the binding lives in the listener's default_pool_id
         record["loadbalancer_id"] = lb_id
+        record["session_persistence"] = _persistence(
+            record.get("session_persistence"), record["protocol"]
+        )
         self.tx.insert(POOL, record)
         if listener is not None:
             # Creating a pool with listener_id makes it the listener's default pool (Octavia
@@ -425,13 +534,18 @@ class Models:
         record = self.get(POOL, pool_id)
         _reject_immutable(POOL, changes)
         _one_of(changes, "lb_algorithm", LB_ALGORITHMS)
+        # "cannot update the pool unless its load balancer is ACTIVE" (UpdatePool, §10.2)
+        self.guard.change(record.get("loadbalancer_id"))
         for name, value in changes.items():
-            if value is not None or name == "session_persistence":
+            if name == "session_persistence":
+                record[name] = _persistence(value, record["protocol"])
+            elif value is not None:
                 record[name] = value
         return self._save(POOL, record)
 
     def delete_pool(self, pool_id: str) -> None:
-        self.get(POOL, pool_id)
+        record = self.get(POOL, pool_id)
+        self.guard.change(record.get("loadbalancer_id"))
         # The real API keeps delete_pool_cascade for the non-empty case (docs/api-notes.md §2.2).
         if self.tx.in_pool(MEMBER, pool_id):
             raise InUse(f"Pool {pool_id} still has members.")
@@ -439,6 +553,9 @@ class Models:
             raise InUse(f"Pool {pool_id} still has a health monitor.")
         for listener in self.all(LISTENER):
             if listener.get("default_pool_id") == pool_id:
+                # DeletePool's blockers are members, monitor and policies, not a listener:
+                # Terraform destroys a listener's pool before the listener with a plain
+                # delete, so the binding is dropped (docs/api-notes.md §10.2 "Pools").
                 listener["default_pool_id"] = None
                 self._save(LISTENER, listener)
         self.tx.delete(POOL, pool_id)
@@ -455,9 +572,28 @@ class Models:
                 return member
         return None
 
-    def create_member(self, pool_id: str, fields: dict[str, Any]) -> Record:
-        self.get(POOL, pool_id)
+    def _pool_lb(self, pool: Record) -> Record | None:
+        lb_id = pool.get("loadbalancer_id")
+        return self.tx.get(LB, lb_id, self.project_id) if lb_id else None
+
+    def _check_ip_member(self, pool: Record, address: ipaddress._BaseAddress) -> None:
+        """A member without a subnet is an IP-type backend (docs/api-notes.md §10.2 "Members")."""
+        lb = self._pool_lb(pool)
+        if lb is None or not lb.get("ip_target_enable"):
+            raise IpTargetDisabled()
+        if address.version != 4 or not any(address in net for net in PRIVATE_IPV4):
+            raise InvalidParameter(
+                f"Invalid parameter: 'address' {address} must be a private IPv4 address "
+                "for a member without 'subnet_cidr_id'"
+            )
+
+    def create_member(self, pool_id: str, fields: dict[str, Any], version: str = "v3") -> Record:
+        pool = self.get(POOL, pool_id)
+        self.guard.change(pool.get("loadbalancer_id"))
         _require(fields, "address")
+        if version == "v2" and not fields.get("subnet_cidr_id"):
+            # Stored as subnet_cidr_id; the v2 API calls it subnet_id (required, §10.2).
+            raise InvalidParameter("Invalid parameter: 'subnet_id' is required")
         if fields.get("protocol_port") is None:
             raise InvalidParameter("Invalid parameter: 'protocol_port' is required")
         self._check_member_fields(fields)
@@ -467,6 +603,8 @@ class Models:
             raise InvalidParameter(
                 f"Invalid parameter: 'address' {fields['address']!r} is not an IP address"
             ) from None
+        if not fields.get("subnet_cidr_id"):
+            self._check_ip_member(pool, address)
         if self._find_member(pool_id, str(fields["address"]), fields["protocol_port"]):
             raise Conflict(
                 f"Member {fields['address']}:{fields['protocol_port']} already exists "
@@ -498,6 +636,7 @@ class Models:
 
     def update_member(self, pool_id: str, member_id: str, changes: dict[str, Any]) -> Record:
         record = self.get_member(pool_id, member_id)
+        self.guard.change(self.get(POOL, pool_id).get("loadbalancer_id"))
         _reject_immutable(MEMBER, changes)
         self._check_member_fields(changes)
         port = changes.get("protocol_port")
@@ -512,13 +651,14 @@ class Models:
 
     def delete_member(self, pool_id: str, member_id: str) -> None:
         self.get_member(pool_id, member_id)
+        self.guard.change(self.get(POOL, pool_id).get("loadbalancer_id"))
         self.tx.delete(MEMBER, member_id)
 
     def batch_add_members(
         self, pool_id: str, items: list[dict[str, Any]]
     ) -> list[tuple[Record, str]]:
         """Create each item; an address+port already present reports ``existed`` (§2.6)."""
-        self.get(POOL, pool_id)
+        self.guard.change(self.get(POOL, pool_id).get("loadbalancer_id"))
         results: list[tuple[Record, str]] = []
         for item in items:
             existing = self._find_member(
@@ -533,7 +673,7 @@ class Models:
     def batch_delete_members(
         self, pool_id: str, items: list[dict[str, Any]]
     ) -> list[tuple[str | None, str]]:
-        self.get(POOL, pool_id)
+        self.guard.change(self.get(POOL, pool_id).get("loadbalancer_id"))
         results: list[tuple[str | None, str]] = []
         for item in items:
             if item.get("id") and ("address" in item or "protocol_port" in item):
@@ -558,8 +698,9 @@ class Models:
         for name in ("delay", "timeout", "max_retries"):
             if fields.get(name) is None:
                 raise InvalidParameter(f"Invalid parameter: '{name}' is required")
-        self._check_monitor_fields(fields)
         pool = self.get(POOL, fields["pool_id"])
+        self._check_monitor_fields(fields, self._pool_lb(pool))
+        self.guard.change(pool.get("loadbalancer_id"))
         for monitor in self.all(MONITOR):
             if monitor["pool_id"] == pool["id"]:
                 raise Conflict(f"Pool {pool['id']} already has health monitor {monitor['id']}.")
@@ -579,8 +720,9 @@ class Models:
         return record
 
     @staticmethod
-    def _check_monitor_fields(fields: dict[str, Any]) -> None:
-        _one_of(fields, "type", MONITOR_TYPES)
+    def _check_monitor_fields(fields: dict[str, Any], lb: Record | None) -> None:
+        shared = lb is not None and not lb["guaranteed"]
+        _one_of(fields, "type", SHARED_MONITOR_TYPES if shared else MONITOR_TYPES)
         _int_in(fields, "delay", 1, 50)
         _int_in(fields, "timeout", 1, 300)
         _int_in(fields, "max_retries", 1, 10)
@@ -591,14 +733,18 @@ class Models:
     def update_healthmonitor(self, monitor_id: str, changes: dict[str, Any]) -> Record:
         record = self.get(MONITOR, monitor_id)
         _reject_immutable(MONITOR, changes)
-        self._check_monitor_fields(changes)
+        pool = self.get(POOL, record["pool_id"])
+        self._check_monitor_fields(changes, self._pool_lb(pool))
+        self.guard.change(pool.get("loadbalancer_id"))
         for name, value in changes.items():
             if value is not None or name == "monitor_port":
                 record[name] = value
         return self._save(MONITOR, record)
 
     def delete_healthmonitor(self, monitor_id: str) -> None:
-        self.get(MONITOR, monitor_id)
+        record = self.get(MONITOR, monitor_id)
+        pool = self.tx.get(POOL, record["pool_id"], self.project_id)
+        self.guard.change(pool.get("loadbalancer_id") if pool else None)
         self.tx.delete(MONITOR, monitor_id)
 
     # ----------------------------------------------------------------- derived fields
@@ -613,7 +759,6 @@ class Models:
                 listener["id"]
                 for listener in self.all(LISTENER)
                 if listener.get("default_pool_id") == record["id"]
-                or record.get("listener_id") == listener["id"]
             ]
             out["listeners"] = ref_list(listeners)
             out["loadbalancers"] = ref_list(
@@ -632,6 +777,8 @@ class Models:
         elif kind == MONITOR:
             out["pools"] = ref_list([record["pool_id"]])
         elif kind == LB:
+            # Truthful, so a client can wait for ACTIVE (docs/api-notes.md §10.2).
+            out["provisioning_status"] = self.guard.status(record["id"])
             out["listeners"] = ref_list(
                 x["id"] for x in self.all(LISTENER) if x["loadbalancer_id"] == record["id"]
             )

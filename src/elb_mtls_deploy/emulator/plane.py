@@ -36,10 +36,15 @@ def _pool_for(listener: Record, pools: list[Record]) -> Record | None:
     for pool in pools:
         if pool["id"] == listener.get("default_pool_id"):
             return pool
-    for pool in pools:
-        if pool.get("listener_id") == listener["id"]:
-            return pool
     return None
+
+
+def _served_policy(listener: Record) -> str:
+    # A custom security policy wins over tls_ciphers_policy (docs/api-notes.md §10.2); the
+    # emulator does not model custom policies and serves them as the default tls-1-2.
+    if listener.get("security_policy_id"):
+        return "tls-1-2"
+    return listener.get("tls_ciphers_policy") or "tls-1-2"
 
 
 def served_listeners(tx: Tx) -> list[ServedListener]:
@@ -73,7 +78,7 @@ def served_listeners(tx: Tx) -> list[ServedListener]:
                 server_key_pem=cert.get("private_key") or "",
                 client_ca_pem=ca["certificate"] if ca else None,
                 certificate_id=cert["id"],
-                tls_ciphers_policy=listener.get("tls_ciphers_policy") or "tls-1-2",
+                tls_ciphers_policy=_served_policy(listener),
                 http2_enable=bool(listener.get("http2_enable")),
                 vip_address=lb.get("vip_address") or "127.0.0.1",
                 insert_headers=dict(listener.get("insert_headers") or {}),

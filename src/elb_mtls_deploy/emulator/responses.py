@@ -225,6 +225,10 @@ def _matches(m: Models, kind: str, item: dict[str, Any], filters: dict[str, list
             if not addresses & set(wanted):
                 return False
             continue
+        if key == "listener_id" and kind == POOL:  # the binding is the listener's
+            if not {ref["id"] for ref in item.get("listeners") or []} & set(wanted):
+                return False
+            continue
         if key == "tls_container_id":  # v2 listener filter over every certificate ref
             refs = {item.get("default_tls_container_ref"), item.get("client_ca_tls_container_ref")}
             if not (refs | set(item.get("sni_container_refs") or [])) & set(wanted):
@@ -305,7 +309,7 @@ def _create(kind: str) -> Handler:
         elif kind == POOL:
             record = m.create_pool(fields, req.version)
         elif kind == MEMBER:
-            record = m.create_member(req.params["pool_id"], fields)
+            record = m.create_member(req.params["pool_id"], fields, req.version)
         else:
             record = m.create_healthmonitor(fields)
         return _one(req, m, kind, record, status=201)
@@ -329,7 +333,7 @@ def _update(kind: str) -> Handler:
         if kind == CERT:
             record = m.update_certificate(rid, changes)
         elif kind == LISTENER:
-            record = m.update_listener(rid, changes)
+            record = m.update_listener(rid, changes, req.version)
         elif kind == POOL:
             record = m.update_pool(rid, changes)
         elif kind == MEMBER:

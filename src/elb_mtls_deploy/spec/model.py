@@ -239,7 +239,7 @@ class InsertHeaders(Model):
     elb_ip: bool = False
     forwarded_port: bool = False
     forwarded_for_port: bool = False
-    forwarded_host: bool = False
+    forwarded_host: bool = True  # the API's default for HTTP/HTTPS listeners (api-notes §10.3)
     forwarded_proto: bool = False
     real_ip: bool = False
     elb_id: bool = False
@@ -253,7 +253,7 @@ class InsertHeaders(Model):
     client_cert_serial: bool = False
 
     def api_value(self) -> dict[str, bool]:
-        """The API's insert_headers object: only the switched-on headers."""
+        """The switched-on headers in the API's names (what a listener inserts)."""
         return {INSERT_HEADER_KEYS[k]: True for k, v in self.model_dump().items() if v}
 
 
@@ -281,6 +281,14 @@ class SessionPersistence(Model):
     def _cookie_only_for_app(self) -> SessionPersistence:
         if (self.type == "APP_COOKIE") != (self.cookie_name is not None):
             raise ValueError("'cookie_name' is required for APP_COOKIE and only allowed there")
+        # HTTP/HTTPS pools honour only cookie persistence; APP_COOKIE ignores the timeout
+        # (docs/api-notes.md §10.3): refuse what the API would silently not do.
+        if self.type == "SOURCE_IP":
+            raise ValueError(
+                "SOURCE_IP persistence has no effect on HTTP/HTTPS pools; use HTTP_COOKIE"
+            )
+        if self.type == "APP_COOKIE" and self.timeout_minutes is not None:
+            raise ValueError("'timeout_minutes' has no effect with APP_COOKIE; drop it")
         return self
 
 

@@ -1,0 +1,81 @@
+"""Global options work before or after the subcommand, or are refused: never ignored."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from elb_mtls_deploy.cli import _globals, _parser, main
+from tests.cli.conftest import Stack, spec_text
+
+
+def parsed(*argv: str) -> dict[str, object]:
+    parser = _parser()
+    args = parser.parse_args(list(argv))
+    _globals(parser, args)
+    return {k: getattr(args, k) for k in ("debug", "output", "no_color", "retries")}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("--output", "json", "--debug", "--retries", "0", "--no-color", "plan", "s.yaml"),
+        ("plan", "s.yaml", "--output", "json", "--debug", "--retries", "0", "--no-color"),
+        ("--output", "json", "--retries", "0", "plan", "--debug", "--no-color", "s.yaml"),
+    ],
+)
+def test_before_or_after_the_subcommand_mean_the_same(argv: tuple[str, ...]) -> None:
+    assert parsed(*argv) == {"debug": True, "output": "json", "no_color": True, "retries": 0}
+
+
+def test_defaults_when_not_given() -> None:
+    assert parsed("plan", "s.yaml") == {
+        "debug": False,
+        "output": "text",
+        "no_color": False,
+        "retries": 5,
+    }
+
+
+def test_after_wins_over_before() -> None:
+    assert parsed("--output", "text", "plan", "s.yaml", "--output", "json")["output"] == "json"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("--retries", "3", "schema"),
+        ("schema", "--retries", "3"),
+        ("--retry-timeout", "9", "validate", "s.yaml"),
+        ("--retries", "3", "emulator", "state"),
+    ],
+)
+def test_cloud_options_on_a_command_without_calls_are_refused(
+    argv: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(list(argv))
+    assert stopped.value.code == 1
+    assert "--retr" in capsys.readouterr().err
+
+
+def test_emulator_subcommands_take_the_global_options() -> None:
+    assert parsed("--output", "json", "emulator", "state")["output"] == "json"
+    assert parsed("emulator", "state", "--output", "json", "--debug")["debug"] is True
+
+
+def test_debug_before_the_subcommand_shows_the_traceback(workdir: object) -> None:
+    with pytest.raises(Exception, match="no such file"):
+        main(["--debug", "validate", "missing.yaml"])
+
+
+@pytest.mark.slow
+def test_output_json_before_and_after_print_the_same_plan(stack: Stack) -> None:
+    stack.write(spec_text())
+    code, before, err = stack.run("--output", "json", "plan", str(stack.spec))
+    assert code == 0, err
+    code, after, err = stack.run("plan", str(stack.spec), "--output", "json")
+    assert code == 0, err
+    assert json.loads(before) == json.loads(after)
+    assert json.loads(before)["stack"] == "e2e"
