@@ -173,6 +173,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--history", action="store_true", help="list every kept generation (writes nothing)"
     )
+    p = command(
+        "revoked", cmd_revoked, "print the deny-list backends use to refuse revoked clients"
+    )
+    p.add_argument("spec", type=Path)
+    p.add_argument("--out", type=Path, help="write the deny-list (JSON) to this file")
     p = command("sign", cmd_sign, "sign a client's own certificate request (its key stays put)")
     p.add_argument("spec", type=Path)
     p.add_argument("--ca", required=True, help="the spec CA that signs")
@@ -282,6 +287,19 @@ def cmd_schema(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy.schema import spec_schema
 
     print(json.dumps(spec_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_revoked(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import workflow
+    from elb_mtls_deploy.output import write_json
+
+    document = workflow.deny_list(workflow.load(args.spec, os.environ))
+    if args.out:
+        write_json(args.out, document)
+        out.line(f"{len(document['entries'])} revoked certificate(s) -> {args.out}")
+    else:
+        print(json.dumps(document, indent=2, sort_keys=True))
     return EXIT_OK
 
 
@@ -621,6 +639,7 @@ def cmd_verify(args: argparse.Namespace, out: Out) -> int:
     loaded = workflow.load(args.spec, os.environ)
     bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
     options = Options(args.address, args.server_name, args.listener, args.client)
+    options = workflow.with_revoked(loaded, options)  # revoked clients must be refused
     with workflow.connect(loaded, _policy(args), serve_traffic=True) as conn:
         embedded = conn.endpoint if conn.embedded_state_dir is not None else None
         report = verify_listeners(

@@ -286,6 +286,8 @@ def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None
         desired, conflicts = trust_anchor_guard(spec, view, desired, observed)
     plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
     notes = (*issuance_notes(spec, view), *rollover_warnings(desired, observed))
+    if view is not None:
+        notes = (*notes, *revocation_notes(spec, loaded.base_dir))
     if view is not None and not isinstance(spec.target, EmbeddedTarget):
         notes = (*notes, *feature_notes(spec))
     plan = replace(plan, conflicts=(*plan.conflicts, *conflicts), notes=(*plan.notes, *notes))
@@ -554,6 +556,61 @@ def sign_request(loaded: Loaded, ca: str, csr: Path, out: Path, days: int) -> An
     certificate = sign(loaded.spec, loaded.base_dir, loaded.env, ca, request, days, now())
     out.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return certificate
+
+
+def with_revoked(loaded: Loaded, options: Any) -> Any:
+    """`deploy verify` also tries each revoked client still in the PKI directory."""
+    from elb_mtls_deploy.pki.revoke import revoked_identities
+    from elb_mtls_deploy.verify.handshake import ClientIdentity
+
+    identities = [
+        ClientIdentity(r.name, r.certificate_pem, r.key_pem)
+        for r in revoked_identities(loaded.spec, loaded.base_dir)
+    ]
+    return replace(options, revoked=tuple(identities))
+
+
+def deny_list(loaded: Loaded) -> dict[str, Any]:
+    """`deploy revoked`: what backends must refuse, as JSON (no key material)."""
+    from elb_mtls_deploy.pki.revoke import deny_list as build
+
+    with pki_lock(loaded, exclusive=False):
+        return build(loaded.spec, loaded.base_dir).to_json()
+
+
+def revocation_notes(spec: Spec, base_dir: Path) -> list[str]:
+    """The plan shows every revoked certificate, and warns when no listener inserts the
+    header a backend needs to refuse it."""
+    from elb_mtls_deploy.pki.revoke import deny_list as build
+
+    if not spec.certificates.revoked:
+        return []
+    entries = build(spec, base_dir).entries
+    notes = []
+    for revoked in spec.certificates.revoked:
+        mine = [e for e in entries if e.client == revoked.client and e.client is not None]
+        serials = [e.serial for e in mine] if revoked.client else [revoked.serial or ""]
+        who = f"client {revoked.client}" if revoked.client else f"serial {revoked.serial}"
+        notes.append(
+            f"REVOKED: {who} ({revoked.reason}; serial {', '.join(serials)}): ELB has no CRL "
+            "and still completes its TLS handshake, so backends must refuse it (deny-list: "
+            "`deploy revoked SPEC`)"
+        )
+    headers = [
+        listener.name
+        for listener in spec.listeners
+        if listener.client_ca is not None
+        and (
+            listener.insert_headers.client_cert_serial
+            or listener.insert_headers.client_cert_fingerprint
+        )
+    ]
+    if not headers:
+        notes.append(
+            "WARNING: no listener inserts X-Forwarded-Clientcert-serialnumber or -fingerprint, "
+            "so no backend can tell a revoked client: set insert_headers.client_cert_serial"
+        )
+    return notes
 
 
 def history(loaded: Loaded) -> list[Any]:
