@@ -274,3 +274,53 @@ def test_the_state_dir_is_found_from_any_working_directory(
     code, out, _ = stack.run("plan", str(stack.spec), "--detailed-exitcode")
     assert code == 0 and "No changes" in out
     assert not (elsewhere / ".elb-emulator").exists()
+
+
+LEFTOVERS = (".partial", ".tmp")
+_KILLED_APPLY = """
+import os, signal, sys
+from elb_mtls_deploy.pki import layout
+count = 0
+def hook(label):
+    global count
+    count += 1
+    if count == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+layout.crash_hook = hook
+from elb_mtls_deploy.cli import main
+sys.exit(main(["apply", sys.argv[2], "--auto-approve"]))
+"""
+
+
+def test_a_kill_at_pki_steps_of_apply_is_repaired_by_the_next_apply(stack: Stack) -> None:
+    """`deploy apply` (a real process, SIGKILLed at its Nth PKI file operation), then the
+    next apply: it must finish, upload what it issued, and leave a sound PKI."""
+    import signal
+    import subprocess
+    import sys
+
+    stack.write(spec_text())
+    script = stack.root / "killed_apply.py"
+    script.write_text(_KILLED_APPLY)
+    killed = 0
+    for step in (1, 3, 6, 10, 15, 21, 28, 36, 45, 55):
+        done = subprocess.run(
+            [sys.executable, str(script), str(step), str(stack.spec)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != -signal.SIGKILL:
+            assert done.returncode == 0, done.stdout + done.stderr
+            break
+        killed += 1
+        out = ok(stack, "apply", str(stack.spec), "--auto-approve")  # the next run repairs
+        assert "Apply complete; a fresh plan shows no changes." in out
+        leftovers = [p for p in (stack.root / "pki").rglob("*") if p.name.endswith(LEFTOVERS)]
+        assert leftovers == []
+        code, out, _ = stack.run("plan", str(stack.spec), "--detailed-exitcode")
+        assert code == 0 and "No changes" in out
+        ok(stack, "destroy", str(stack.spec), "--auto-approve", "--purge-pki")
+        assert not (stack.root / "pki").exists()
+    assert killed >= 5, "the kill points ran out before apply's PKI work did"
