@@ -389,6 +389,8 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy.saved_plan import certificate_fingerprints, to_json
 
     loaded = workflow.load(args.spec, os.environ)
+    for finding in workflow.lint_public(loaded):  # bad certificates: exit 1 before any API call
+        out.line(str(finding))
     with workflow.connect(loaded, _policy(args), read_only=True) as conn:  # plan writes nothing
         planned = workflow.make_plan(loaded, conn)
     plan = _with_expiry_notes(planned.plan, loaded, args.fail_on_expiry, planned.observed)

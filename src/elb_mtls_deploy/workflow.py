@@ -350,6 +350,16 @@ def _raise_on_errors_in(findings: Any) -> None:
         )
 
 
+def lint_public(loaded: Loaded) -> list[Any]:
+    """Plan's certificate check, before it connects: the public certificates only (no key,
+    no file written); errors raise, warnings are returned for the CLI to show."""
+    from elb_mtls_deploy.pki import lint
+
+    findings = lint(pki_view(loaded).bundles, loaded.spec, now())
+    _raise_on_errors_in(findings)
+    return [f for f in findings if f.severity != "error"]
+
+
 def preflight(loaded: Loaded) -> PkiView:
     """Before apply connects: every CA key that must sign is loaded now, so a missing one
     fails with exit 1 before any API call."""

@@ -324,3 +324,31 @@ def test_a_kill_at_pki_steps_of_apply_is_repaired_by_the_next_apply(stack: Stack
         ok(stack, "destroy", str(stack.spec), "--auto-approve", "--purge-pki")
         assert not (stack.root / "pki").exists()
     assert killed >= 5, "the kill points ran out before apply's PKI work did"
+
+
+def test_plan_refuses_a_bad_imported_certificate_before_any_api_call(stack: Stack) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from elb_mtls_deploy.pki import issue_ca, issue_server
+    from elb_mtls_deploy.spec.model import Subject
+
+    now = datetime.now(UTC)
+    ca = issue_ca(Subject(common_name="Old CA"), "rsa-2048", 3650, now)
+    leaf = issue_server(
+        ca, Subject(common_name="www.test.com"), "rsa-2048", 30, now,
+        dns_names=("www.test.com",), not_before=now - timedelta(days=60),
+        not_after=now - timedelta(days=1),
+    )  # fmt: skip
+    (stack.root / "www.crt").write_text(leaf.certificate_pem)
+    (stack.root / "www.key").write_text(leaf.key_pem)
+    text = spec_text().replace(
+        "        - name: www\n          issuer: server-ca\n"
+        "          subject: {common_name: www.test.com}\n          dns_names: [www.test.com]\n",
+        "        - name: www\n          import: {certificate: www.crt, key: {file: www.key}}\n",
+    )
+    assert "import:" in text
+    stack.write(text)
+    calls = requests(stack)
+    code, out, err = stack.run("plan", str(stack.spec))
+    assert code == 1 and "expired" in err, out + err
+    assert requests(stack) == calls
