@@ -430,42 +430,46 @@ def _known_later(value: Any) -> bool:
 def trust_anchor_guard(
     spec: Spec, view: PkiView, desired: State, observed: State
 ) -> tuple[State, list[str]]:
-    """Never replace a trust anchor implicitly: a CA the cloud holds whose key is gone from
-    the PKI, or a different CA than the cloud's, is a conflict (apply refuses), and the
-    record keeps the cloud's value so the plan shows no change to it."""
+    """Never replace a trust anchor implicitly: a CA the cloud holds (alone or in a rollover
+    bundle) whose key is gone from the PKI, or a different CA than the cloud's, is a
+    conflict (apply refuses), and the record keeps the cloud's value so the plan shows no
+    change to it. A server CA whose server certificate is in the cloud counts too."""
     records = dict(desired.records)
     conflicts: list[str] = []
-    for _, cert in spec.all_certificates():
-        pending = view.pending.get(cert.name)
-        have = observed.records.get(key("certificate", cert.name))
-        want = records.get(key("certificate", cert.name))
-        if want is not None and have is not None and want.fields.get("type") == "client":
-            problem = _replaced_anchor(cert.name, want, have, pending, view)
-            if problem:
-                conflicts.append(problem)
-                records[want.key] = replace(want, fields={**want.fields, **_same(want, have)})
-        elif pending is not None and pending.reason == "new" and spec.ca(cert.name) is not None:
-            signed = _deployed_leaves(spec, cert.name, observed)
-            if signed:
-                conflicts.append(
-                    _lost_ca(
-                        cert.name,
-                        view,
-                        f"the certificates it signed ({', '.join(signed)}) are in the cloud",
-                    )
-                )
+    reported: set[str] = set()
+    for want in desired.by_kind("certificate"):
+        have = observed.records.get(want.key)
+        if have is None or want.fields.get("type") != "client":
+            continue
+        local = want.key.split(":", 1)[1]
+        lost = [p for p in local.split("+") if _is_new(view, p)]
+        where = f" (in the bundle {local})" if "+" in local else ""
+        problem: str | None
+        if lost:
+            evidence = f"its certificate (id {have.id}){where} is in the cloud"
+            problem = _lost_ca(lost[0], view, evidence)
+            reported.update(lost)
+        else:
+            problem = _replaced_anchor(local, want, have, view)
+        if problem:
+            conflicts.append(problem)
+            records[want.key] = replace(want, fields={**want.fields, **_same(want, have)})
+    for ca in spec.certificates.cas:
+        signed = _deployed_leaves(spec, ca.name, observed)
+        if ca.name not in reported and _is_new(view, ca.name) and signed:
+            evidence = f"the certificates it signed ({', '.join(signed)}) are in the cloud"
+            conflicts.append(_lost_ca(ca.name, view, evidence))
     return State(records, observed.foreign_listeners, observed.duplicates), conflicts
 
 
-def _replaced_anchor(
-    name: str, want: Record, have: Record, pending: Any, view: PkiView
-) -> str | None:
-    if pending is not None and pending.reason == "new":
-        return _lost_ca(name, view, f"its certificate (id {have.id}) is in the cloud")
-    wanted, held = (
-        want.fields.get("public_key_fingerprint"),
-        have.fields.get("public_key_fingerprint"),
-    )
+def _is_new(view: PkiView, name: str) -> bool:
+    pending = view.pending.get(name)
+    return pending is not None and pending.reason == "new"
+
+
+def _replaced_anchor(name: str, want: Record, have: Record, view: PkiView) -> str | None:
+    wanted = want.fields.get("public_key_fingerprint")
+    held = have.fields.get("public_key_fingerprint")
     if is_known_after_apply(wanted) or wanted == held:
         return None
     return (

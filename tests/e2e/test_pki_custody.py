@@ -352,3 +352,19 @@ def test_plan_refuses_a_bad_imported_certificate_before_any_api_call(stack: Stac
     code, out, err = stack.run("plan", str(stack.spec))
     assert code == 1 and "expired" in err, out + err
     assert requests(stack) == calls
+
+
+def test_a_lost_ca_inside_a_rollover_bundle_is_not_reissued(stack: Stack, tmp_path: Path) -> None:
+    text = spec_text().replace(
+        "        - name: client-ca\n",
+        "        - name: new-ca\n          subject: {common_name: E2E Client CA 2}\n"
+        "        - name: client-ca\n",
+    )
+    stack.write(text.replace("client_ca: client-ca", "client_ca: [client-ca, new-ca]"))
+    ok(stack, "apply", str(stack.spec), "--auto-approve")
+    bundle = cloud_cas(stack)["e2e-client-ca+new-ca"]
+    shutil.move(stack.root / "pki", tmp_path.parent / f"{tmp_path.name}-gone")
+    code, out, err = stack.run("apply", str(stack.spec), "--auto-approve")
+    assert code == 1, out + err
+    assert "(in the bundle client-ca+new-ca) is in the cloud" in out
+    assert cloud_cas(stack)["e2e-client-ca+new-ca"] == bundle
