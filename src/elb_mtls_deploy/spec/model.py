@@ -261,10 +261,26 @@ ServerCert = Annotated[
 ]
 
 
+class Revoked(Model):
+    """A client certificate backends must refuse (ELB has no CRL: docs/pki.md): every
+    generation of a former spec client, or one serial (e.g. signed with `deploy sign`)."""
+
+    client: Name | None = None
+    serial: Annotated[str, Field(pattern=r"^(0[xX])?[0-9A-Fa-f:]{1,64}$")] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = "revoked"
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Revoked:
+        if (self.client is None) == (self.serial is None):
+            raise ValueError("name the revoked certificate by exactly one of 'client' or 'serial'")
+        return self
+
+
 class Certificates(Model):
     cas: tuple[CA, ...] = ()
     servers: tuple[ServerCert, ...] = ()
     clients: tuple[GeneratedClient, ...] = ()
+    revoked: tuple[Revoked, ...] = ()
 
 
 # --- listeners, pools, members --------------------------------------------------------
@@ -478,6 +494,13 @@ def _reference_problems(spec: Spec) -> Iterator[ReferenceError_]:
         yield from _issuer_problem(
             roles, client.issuer, ("certificates", "clients", index, "issuer")
         )
+    for index, revoked in enumerate(spec.certificates.revoked):
+        if revoked.client is not None and revoked.client in roles:
+            yield ReferenceError_(
+                f"{revoked.client!r} is revoked but still a certificate of the spec; remove it "
+                "from 'clients' (a new certificate for that user needs a new name)",
+                ("certificates", "revoked", index, "client"),
+            )
     yield from _listener_problems(spec, roles)
 
 
