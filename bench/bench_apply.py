@@ -1,6 +1,6 @@
 """Apply from empty under added latency: ours (`deploy apply --auto-approve`, in-process)
-vs a sequential one-call-per-resource script over the raw SDK, against the critical-path
-bound (dependency depth x latency)."""
+vs a sequential one-call-per-resource script over the raw SDK, against the real-cloud bound
+(the dependent round trips that remain when a load balancer takes one change at a time)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,13 @@ def run(ctx: Any) -> Table:
     spec, latency = ctx.large, ctx.latency_ms
     waves = _plan_waves(ctx)
     depth = OBSERVE_DEPTH + waves + OBSERVE_DEPTH
-    bound = depth * latency / 1000
+    parallel_bound = depth * latency / 1000
+    changes = _lb_changes(ctx)
+    # Against the real cloud a load balancer takes one change at a time and must be seen
+    # ACTIVE again before the next (docs/api-notes.md §10.3): the work that remains is the
+    # observe, the certificate wave, and the chain change, poll, change, ... on the LB.
+    serial = OBSERVE_DEPTH + 1 + changes + (changes - 1) + OBSERVE_DEPTH
+    bound = serial * latency / 1000
     table = Table(
         f"Apply from empty, {spec.label}, {latency} ms added per request",
         ["run", "latency", "wall", "requests", "speed-up vs baseline", "wall / bound"],
@@ -69,32 +75,46 @@ def run(ctx: Any) -> Table:
         ratio(added, bound),
     )
     table.add(
-        f"critical-path bound: depth {depth} x {latency} ms",
+        f"real-cloud bound: {serial} dependent round trips x {latency} ms",
         f"{latency} ms",
         seconds(bound),
         "",
         ratio(baseline[0], bound),
         "1.00x",
     )
+    table.add(
+        f"old parallel bound (changes to one LB at once): depth {depth} x {latency} ms",
+        f"{latency} ms",
+        seconds(parallel_bound),
+        "",
+        "",
+        ratio(parallel_bound, bound),
+    )
     speedup = baseline[0] / default[0]
     table.targets += [
         Target(
             "apply speed-up",
-            f">= {TARGET_SPEEDUP:.0f}x faster than the baseline",
+            f">= {TARGET_SPEEDUP:.0f}x faster than the baseline (set before changes to one "
+            "load balancer were serialised)",
             f"{speedup:.1f}x",
             speedup >= TARGET_SPEEDUP,
         ),
         Target(
-            "apply vs critical path",
-            f"<= {TARGET_BOUND_RATIO:.0f}x the critical-path bound",
+            "apply vs real-cloud bound",
+            f"<= {TARGET_BOUND_RATIO:.0f}x the real-cloud bound",
             f"{default[0] / bound:.2f}x",
             default[0] / bound <= TARGET_BOUND_RATIO,
         ),
     ]
     table.notes += [
-        f"depth {depth} = {OBSERVE_DEPTH} (observe before) + {waves} plan waves "
-        f"(certificates -> listeners -> pools -> monitors and member batches) + "
-        f"{OBSERVE_DEPTH} (observe after, the fresh plan apply runs to prove convergence)",
+        f"real-cloud bound: {OBSERVE_DEPTH} (observe before) + 1 (certificates, in parallel) "
+        f"+ {changes} changes to the load balancer + {changes - 1} status polls between them "
+        f"+ {OBSERVE_DEPTH} (observe after); the load balancer refuses a change while "
+        "PENDING_UPDATE, so no client can overlap them (docs/api-notes.md §10.3)",
+        f"the old bound (depth {depth} = {OBSERVE_DEPTH} + {waves} plan waves + "
+        f"{OBSERVE_DEPTH}) assumed changes to one load balancer in parallel, which the real "
+        "API refuses; the baseline script would also be refused there (it never waits for "
+        "ACTIVE), so the 10x target no longer measures anything a user can have",
         f"latency added to ours: {seconds(added)} = {added * 1000 / latency:.1f} round trips of "
         f"{latency} ms (the rest, {seconds(floor[0])}, is the no-latency floor: spec load, "
         "certificate checks, SDK signing and the emulator's own work, measured in this run)",
@@ -116,6 +136,19 @@ def _plan_waves(ctx: Any) -> int:
     if code != 0:
         raise RuntimeError(f"deploy plan --out exited {code}")
     return len(json.loads(out.read_text())["waves"])
+
+
+def _lb_changes(ctx: Any) -> int:
+    """Changes to the load balancer in one apply from empty (from the emulator's counts)."""
+    with emulated.fresh_emulator(ctx.large.state_dir, seed=ctx.seed) as server:
+        deploy(["apply", str(ctx.large.path), "--auto-approve"])
+        routes = server.emulator.stats.snapshot()["by_route"]
+    return sum(
+        count
+        for route, count in routes.items()
+        if route.split(" ", 1)[0] in ("POST", "PUT", "DELETE")
+        and any(part in route for part in ("/listeners", "/pools", "/healthmonitors", "/members"))
+    )
 
 
 def _ours(

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Table, deploy, make_hermetic, verdict
 
-BENCHMARKS = ("requests", "apply", "startup", "pki")
+BENCHMARKS = ("requests", "apply", "provisioning", "startup", "pki")
 
 
 @dataclass
@@ -40,6 +40,8 @@ class Context:
     clients: int
     example: object = None
     large: object = None
+    provisioning_members: int | None = None
+    provisioning_spec: object = None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
         "--members", type=int, help="members in the large spec (default 1000, --quick 200)"
     )
     parser.add_argument(
+        "--provisioning-members",
+        type=int,
+        help="members in the provisioning bench's spec (default 200: the Terraform-like "
+        "baseline makes one change per member)",
+    )
+    parser.add_argument(
         "--emulator-nodelay",
         action="store_true",
         help="experiment: set TCP_NODELAY on the emulator's HTTP handler (a proposed product fix)",
@@ -121,8 +129,11 @@ def _run(ctx: Context, only: list[str], args: argparse.Namespace) -> int:
         deploy(["certs", str(spec.path)])
         print(f"spec {spec.describe()}", flush=True)
     tables: list[Table] = []
+    ctx.provisioning_members = args.provisioning_members
     for name in only:
         module = __import__(f"bench_{name}")
+        if hasattr(module, "prepare"):
+            module.prepare(ctx)
         began = time.perf_counter()
         table = module.run(ctx)
         table.notes.append(f"benchmark time {time.perf_counter() - began:.1f} s")
@@ -159,7 +170,7 @@ def _machine(ctx: Context, args: argparse.Namespace, nodelay: bool) -> str:
 
 
 def _summary(tables: list[Table], elapsed: float) -> str:
-    summary = Table("Summary: targets from issue 8", ["target", "goal", "measured", "verdict"])
+    summary = Table("Summary: targets", ["target", "goal", "measured", "verdict"])
     for table in tables:
         for target in table.targets:
             summary.add(target.name, target.goal, target.measured, verdict(target.met))

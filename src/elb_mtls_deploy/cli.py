@@ -170,6 +170,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("spec", type=Path)
     p = command("certs", cmd_certs, "issue or import every certificate into the PKI directory")
     p.add_argument("spec", type=Path)
+    p.add_argument(
+        "--history", action="store_true", help="list every kept generation (writes nothing)"
+    )
     command("schema", cmd_schema, "print the JSON Schema of the spec (editor completion)")
     p = command("plan", cmd_plan, "show what apply would change", cloud=True)
     p.add_argument("spec", type=Path)
@@ -299,6 +302,8 @@ def cmd_certs(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy.output import cert_row
 
     loaded = workflow.load(args.spec, os.environ)
+    if args.history:
+        return _print_history(out, workflow.history(loaded))
     report = _certs(loaded, out)
     out.data(
         {
@@ -320,6 +325,17 @@ def _certs(loaded: Loaded, out: Out) -> Any:
     return report
 
 
+def _print_history(out: Out, rows: Sequence[Any]) -> int:
+    for r in rows:
+        mark = "current" if r.current else ("abandoned" if r.abandoned else "")
+        out.line(
+            f"  {r.name:<20} {r.generation}  {mark:<9} {r.created[:19]}  "
+            f"sha256:{r.fingerprint[:16]}…  {r.directory}  ({r.reason})"
+        )
+    out.data([{k: str(v) for k, v in vars(r).items()} for r in rows])
+    return EXIT_OK
+
+
 def _print_findings(out: Out, findings: Sequence[Any]) -> None:
     for finding in findings:
         out.line(str(finding))
@@ -332,8 +348,7 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy.saved_plan import certificate_fingerprints, to_json
 
     loaded = workflow.load(args.spec, os.environ)
-    _certs(loaded, out)
-    with workflow.connect(loaded, _policy(args)) as conn:
+    with workflow.connect(loaded, _policy(args), read_only=True) as conn:  # plan writes nothing
         planned = workflow.make_plan(loaded, conn)
     plan = _with_expiry_notes(planned.plan, loaded, args.fail_on_expiry, planned.observed)
     certificates = certificate_fingerprints(planned.desired)
@@ -346,9 +361,14 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     out.data(document)
     if plan.conflicts or _expiring(plan):
         return EXIT_ERROR
-    if args.detailed_exitcode and not plan.empty:
+    if args.detailed_exitcode and (not plan.empty or _issues(planned)):
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _issues(planned: Planned) -> bool:
+    """Certificates apply will issue count as pending changes, even with no cloud change."""
+    return bool(planned.pki is not None and planned.pki.pending)
 
 
 def _with_expiry_notes(plan: Plan, loaded: Loaded, days: int | None, observed: Any) -> Plan:
@@ -358,10 +378,9 @@ def _with_expiry_notes(plan: Plan, loaded: Loaded, days: int | None, observed: A
     from dataclasses import replace
 
     from elb_mtls_deploy.expiry import expiry_notes
-    from elb_mtls_deploy.pki import load_bundles
-    from elb_mtls_deploy.workflow import now
+    from elb_mtls_deploy.workflow import now, pki_view
 
-    bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env).values()
+    bundles = pki_view(loaded).bundles.values()  # public certificates only: no key read
     return replace(plan, notes=(*plan.notes, *expiry_notes(bundles, observed, now(), days)))
 
 
@@ -383,12 +402,13 @@ def cmd_apply(args: argparse.Namespace, out: Out) -> int:
     loaded = workflow.load(spec_path, os.environ)
     if saved:
         check_spec(saved, str(args.spec), str(spec_path), loaded.digest)
-    _certs(loaded, out)
+    workflow.preflight(loaded)  # a CA key that must sign and is missing: exit 1, no API call
     with workflow.connect(loaded, _policy(args)) as conn:
         planned = workflow.make_plan(loaded, conn)
         if saved:
             fingerprints = certificate_fingerprints(planned.desired)
             check_fresh(saved, str(args.spec), planned.plan, fingerprints)
+            workflow.saved_issuance(list(saved.notes), planned)
         return _converge(planned, loaded, conn, out, args, approved=saved is not None)
 
 
@@ -432,13 +452,14 @@ def _converge(
     out.line(render_text(plan, out.colour, legend=True))
     if plan.conflicts:
         raise DeployError("the plan has conflicts; nothing was changed", hint="see the plan above")
-    if plan.empty:
+    if plan.empty and not _issues(planned):
         _where(conn, out, command)
         return finish("no changes", EXIT_OK, planned.observed)
     if not (args.auto_approve or approved) and not _confirm(out):
         out.err(f"{command} cancelled; nothing was changed")
         return finish("cancelled", EXIT_ERROR, planned.observed)
     for attempt in range(1, MAX_PASSES + 1):
+        planned = _issue(planned, loaded, conn, out)
         report = _run(planned, loaded, out, conn, getattr(args, "workers", 8))
         reports.append(report)
         _print_report(report, out)
@@ -447,7 +468,9 @@ def _converge(
             return finish("interrupted", code)
         if report.failed:
             return finish("failed", EXIT_ERROR)
-        planned = workflow.make_plan(loaded, conn, destroy=command == "destroy")
+        planned = workflow.make_plan(
+            loaded, conn, destroy=command == "destroy", issued=planned.issued
+        )
         if planned.plan.empty:
             break
         if attempt == MAX_PASSES or planned.plan.conflicts:
@@ -464,6 +487,20 @@ def _converge(
     out.line("Apply complete; a fresh plan shows no changes.")
     _where(conn, out, command)
     return finish("applied", EXIT_OK, planned.observed)
+
+
+def _issue(planned: Planned, loaded: Loaded, conn: Connection, out: Out) -> Planned:
+    """After approval: issue what the plan said (the PKI is written here, never in plan)."""
+    from elb_mtls_deploy import workflow
+
+    issued, report = workflow.issue_planned(loaded, conn, planned)
+    for cert in report.certificates if report is not None else ():
+        if cert.action != "kept" or cert.files:
+            out.line(
+                f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} "
+                f"sha256:{cert.fingerprint[:16]}…  ({cert.reason})"
+            )
+    return issued
 
 
 def plan_is_destroy(args: Any) -> bool:
@@ -531,16 +568,21 @@ def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy import workflow
 
     loaded = workflow.load(args.spec, os.environ)
+    if args.purge_pki:
+        from elb_mtls_deploy.pki.purge import check_purge
+
+        check_purge(loaded.spec, loaded.base_dir)  # refused before anything is deleted
     with workflow.connect(loaded, _policy(args)) as conn:
         planned = workflow.make_plan(loaded, conn, destroy=True)
         code = _converge(planned, loaded, conn, out, args)
     if code == EXIT_OK and args.purge_pki:
-        import shutil
+        from elb_mtls_deploy.pki.purge import purge
 
-        pki = loaded.base_dir / loaded.spec.pki_dir
-        if pki.is_dir():
-            shutil.rmtree(pki)
-            out.line(f"Deleted the PKI directory {pki} (as asked with --purge-pki).")
+        deleted = purge(loaded.spec, loaded.base_dir)
+        out.line(
+            f"Deleted {len(deleted)} PKI file(s) this stack made, per its manifest "
+            "(as asked with --purge-pki)."
+        )
     elif code == EXIT_OK:
         out.line("The PKI files were kept; pass --purge-pki to delete them too.")
     return code

@@ -52,13 +52,32 @@ SHARED_MONITOR_TYPES = frozenset({"TCP", "UDP_CONNECT", "HTTP"})
 V2_TLS_POLICIES = SHARED_TLS_POLICIES
 
 
+# What a certificate record carries instead of a fingerprint when apply must issue it
+# first (Terraform's wording); the reason follows after a colon.
+KNOWN_AFTER_APPLY = "(known after apply"
+
+
+def known_after_apply(reason: str) -> str:
+    return f"{KNOWN_AFTER_APPLY}: {reason})"
+
+
+def is_known_after_apply(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(KNOWN_AFTER_APPLY)
+
+
 @dataclass(frozen=True)
 class UploadCert:
-    """A certificate to upload: its PEM (leaf + chain) and, for servers, the private key."""
+    """A certificate to upload: its PEM (leaf + chain) and, for servers, the private key.
+
+    `pem` is None when apply must issue it first (`pending` says why); the record then
+    carries "(known after apply: ...)" markers, and the public key fingerprint when the
+    key is kept (a CA renewed for expiry)."""
 
     role: str  # "server" or "client" (the API's name for a CA used for mutual TLS)
-    pem: str
+    pem: str | None
     private_key: str | None = field(default=None, repr=False)
+    pending: str | None = None
+    public_key_fingerprint: str | None = None
 
 
 def build_desired(
@@ -86,37 +105,49 @@ def _referenced_certificates(spec: Spec) -> set[str]:
     return names
 
 
-def _upload(name: str, uploads: Mapping[str, UploadCert]) -> UploadCert:
-    """A single certificate, or a CA bundle ("old+new") concatenated for a rollover.
+def _upload(name: str, uploads: Mapping[str, UploadCert]) -> UploadCert | list[UploadCert]:
+    """A single certificate, or the parts of a CA bundle ("old+new") for a rollover.
 
     Whether ELB trusts every CA of a concatenated client-CA certificate is not stated in
     the public docs (docs/api-notes.md §9); the emulator does, and `deploy verify` checks it.
     """
     if "+" not in name:
         return uploads[name]
-    parts = [uploads[part] for part in name.split("+")]
-    return UploadCert(
-        "client", "".join(p.pem if p.pem.endswith("\n") else p.pem + "\n" for p in parts)
-    )
+    return [uploads[part] for part in name.split("+")]
 
 
-def _certificate(stack: str, name: str, upload: UploadCert) -> Record:
-    identity = identify(upload.pem)
-    payload = {"certificate": upload.pem}
-    if upload.private_key is not None:
-        payload["private_key"] = upload.private_key
+def _certificate(stack: str, name: str, upload: UploadCert | list[UploadCert]) -> Record:
+    parts = upload if isinstance(upload, list) else [upload]
+    identities = [_identity(part) for part in parts]
+    payload: dict[str, str] = {}
+    if all(part.pem is not None for part in parts):
+        payload["certificate"] = "".join(
+            str(p.pem) if str(p.pem).endswith("\n") else f"{p.pem}\n" for p in parts
+        )
+    if len(parts) == 1 and parts[0].private_key is not None:
+        payload["private_key"] = str(parts[0].private_key)
+    chain = [*identities[0][2], *(i[0] for i in identities[1:])]
     return Record(
         kind="certificate",
         key=key("certificate", name),
         name=cloud_name(stack, "certificate", name),
         fields={
-            "type": upload.role,
-            "fingerprint": identity.fingerprint,
-            "public_key_fingerprint": identity.public_key_fingerprint,
-            "chain": identity.chain,
+            "type": parts[0].role,
+            "fingerprint": identities[0][0],
+            "public_key_fingerprint": identities[0][1],
+            "chain": tuple(chain),
         },
         payload=payload,
     )
+
+
+def _identity(upload: UploadCert) -> tuple[str, str, tuple[str, ...]]:
+    """(fingerprint, public key fingerprint, chain) of one upload, or markers when pending."""
+    if upload.pem is None:
+        marker = known_after_apply(upload.pending or "issued at apply")
+        return marker, upload.public_key_fingerprint or marker, ()
+    identity = identify(upload.pem)
+    return identity.fingerprint, identity.public_key_fingerprint, identity.chain
 
 
 def _listener(stack: str, listener: Listener, flavour: Flavour, lb: LoadBalancerInfo) -> Record:

@@ -13,19 +13,69 @@
     └── VerifyError              the verify matrix could not run
 
 Messages say what was wrong, where, and what to do. They never contain key material,
-passwords or the secret access key.
+passwords or the secret access key: every message and hint is redacted, when the error is
+made, against the secrets this process knows (`register_secret`: the SK, the security
+token, key and .p12 passwords, each line of a private key sent to the cloud).
 """
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+# Secret lines shorter than this are not redacted on their own (a 4-character PEM tail
+# line would blank out ordinary words); whole secrets are redacted from 4 characters.
+MIN_SECRET_LINE = 16
+_MIN_SECRET = 4
+_REDACTED = "[redacted]"
+_known: set[str] = set()
+_known_lock = threading.Lock()
+
+
+def secret_fragments(secret: str) -> list[str]:
+    """What of `secret` must never be shown: the whole value and each long line of it
+    (a gateway that echoes part of a request body echoes lines, not whole keys)."""
+    parts = {secret.strip()} if len(secret.strip()) >= _MIN_SECRET else set()
+    if "\n" in secret:
+        parts |= {
+            line.strip()
+            for line in secret.splitlines()
+            if len(line.strip()) >= MIN_SECRET_LINE and not line.startswith("-----")
+        }
+    return sorted(parts, key=len, reverse=True)  # longest first: no half-redacted lines
+
+
+def register_secret(secret: str | bytes | None) -> None:
+    """Remember a secret for the life of the process; every later message omits it."""
+    if isinstance(secret, bytes):
+        secret = secret.decode("utf-8", "replace")
+    if not secret:
+        return
+    with _known_lock:
+        _known.update(secret_fragments(secret))
+
+
+def redact_secrets(text: str, extra: Iterable[str] = ()) -> str:
+    """`text` with every registered secret, and every fragment of `extra`, replaced."""
+    with _known_lock:
+        fragments = set(_known)
+    for secret in extra:
+        if secret:
+            fragments.update(secret_fragments(secret))
+    for fragment in sorted(fragments, key=len, reverse=True):
+        if fragment in text:
+            text = text.replace(fragment, _REDACTED)
+    return text
 
 
 class DeployError(Exception):
     """Root of every error this tool raises on purpose."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = redact_secrets(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = None if hint is None else redact_secrets(hint)
 
     def __str__(self) -> str:
         if self.hint:
@@ -38,7 +88,7 @@ class SpecError(DeployError):
 
     def __init__(self, message: str, *, problems: tuple[str, ...] = (), hint: str | None = None):
         super().__init__(message, hint=hint)
-        self.problems = problems
+        self.problems = tuple(redact_secrets(p) for p in problems)
 
     def __str__(self) -> str:
         lines = [self.message, *(f"  {p}" for p in self.problems)]
@@ -59,11 +109,13 @@ class CloudError(DeployError):
     """The ELB API refused or failed a call.
 
     `busy` marks a 409 from a load balancer still applying another change (retry later);
-    `retry_after` carries the server's Retry-After seconds (429/503), when given.
+    `retry_after` carries the server's Retry-After seconds (429/503), when given;
+    `unanswered` marks a call that got no reply (it may still be processed, later).
     """
 
     busy: bool = False
     retry_after: float | None = None
+    unanswered: bool = False
 
     def __init__(
         self,

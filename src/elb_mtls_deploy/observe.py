@@ -1,20 +1,20 @@
-"""Observed state: what this stack owns in the cloud, read with one list call per kind.
+"""Observed state: which of the listed resources this stack owns, as records.
 
-`observe` does the (few) calls through a `CloudApi`; `to_state` is the pure part that
+Pure: `to_state` takes a `Snapshot` (the list results `cloud.snapshot.take` read) and
 decides ownership (name prefix + marker description, inherited by health monitors and
 members through their pool), maps cloud ids back to record keys, and keeps foreign
-listeners only for port-conflict checks.
+listeners only for port-conflict checks. It does no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from elb_mtls_deploy.certinfo import identify
-from elb_mtls_deploy.cloud.base import CloudApi, Observed
+from elb_mtls_deploy.cloud.base import Observed
+from elb_mtls_deploy.cloud.snapshot import Snapshot
 from elb_mtls_deploy.state import (
     KINDS,
     REFERENCE_FIELDS,
@@ -27,40 +27,6 @@ from elb_mtls_deploy.state import (
     key,
     marker,
 )
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Raw list results, before ownership and key mapping."""
-
-    certificates: tuple[Observed, ...]
-    listeners: tuple[Observed, ...]
-    pools: tuple[Observed, ...]
-    healthmonitors: tuple[Observed, ...]
-    members: tuple[Observed, ...]
-
-
-def observe(cloud: CloudApi, stack: str, loadbalancer_ids: Sequence[str]) -> Snapshot:
-    """Five list calls (plus pages), in two parallel steps: certificates, listeners and
-    pools first, then the pools' monitors and members. Cost grows with pages and the
-    dependency depth (2 round trips), not with the number of resources."""
-    description = marker(stack)
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        certificates = pool.submit(cloud.list_certificates, description)
-        listeners = pool.submit(cloud.list_listeners, loadbalancer_ids)
-        pools = [p for p in cloud.list_pools(description) if _owned(p, stack)]
-        hm_ids = sorted(
-            {str(p.fields["healthmonitor_id"]) for p in pools if p.fields.get("healthmonitor_id")}
-        )
-        monitors = pool.submit(cloud.list_healthmonitors, hm_ids) if hm_ids else None
-        members = cloud.list_members([p.id for p in pools]) if pools else []
-        return Snapshot(
-            tuple(certificates.result()),
-            tuple(listeners.result()),
-            tuple(pools),
-            tuple(monitors.result() if monitors else ()),
-            tuple(members),
-        )
 
 
 def to_state(snapshot: Snapshot, stack: str, desired: State | None = None) -> State:

@@ -103,6 +103,8 @@ def _render_action(entry: tuple[str, Action, Action | None], colour: bool) -> li
 
 def _value(value: Any) -> str:
     if isinstance(value, str):
+        if value.startswith("(known after apply"):  # issued at apply (desired.py)
+            return value
         if len(value) == 64 and all(c in "0123456789abcdef" for c in value):
             return f"sha256:{value[:16]}…"
         return f'"{value}"'

@@ -152,6 +152,7 @@ class SavedPlan:
     certificates: Mapping[str, str | None]
     observed_digest: str
     resource_changes: tuple[Mapping[str, Any], ...]
+    notes: tuple[str, ...] = ()  # what the plan said, incl. what apply will issue
 
 
 def parse(text: str, source: str) -> SavedPlan:
@@ -202,6 +203,7 @@ def read_saved(document: Any, source: str) -> SavedPlan:
         dict(certificates),
         str(digest),
         tuple(changes),
+        tuple(n for n in document.get("notes") or () if isinstance(n, str)),
     )
 
 

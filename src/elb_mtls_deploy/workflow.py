@@ -14,19 +14,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from elb_mtls_deploy.cloud import snapshot
 from elb_mtls_deploy.cloud.base import CloudApi, Credentials, LoadBalancerInfo
-from elb_mtls_deploy.desired import UploadCert, build_desired
+from elb_mtls_deploy.desired import UploadCert, build_desired, is_known_after_apply
 from elb_mtls_deploy.diff import diff
-from elb_mtls_deploy.errors import DeployError, SpecError
-from elb_mtls_deploy.observe import digest_source, observe, to_state
+from elb_mtls_deploy.errors import DeployError, PlanError, SpecError
+from elb_mtls_deploy.observe import digest_source, to_state
 from elb_mtls_deploy.plan import Plan, digest
 from elb_mtls_deploy.resilient import ResilientCloud
 from elb_mtls_deploy.retry import RetryPolicy
 from elb_mtls_deploy.spec.load import load_spec
 from elb_mtls_deploy.spec.model import EmbeddedTarget, LoadBalancerRef, Spec
-from elb_mtls_deploy.state import Flavour, State, marker
+from elb_mtls_deploy.state import Flavour, Record, State, key, marker, normal
+
+if TYPE_CHECKING:
+    from elb_mtls_deploy.pki import Bundle, PkiView
 
 
 @dataclass(frozen=True)
@@ -50,19 +54,38 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def uploads(loaded: Loaded) -> dict[str, UploadCert]:
-    """What each referenced certificate uploads; bundles are read-only here (certs ran first)."""
-    from elb_mtls_deploy.pki import load_bundles
+def pki_view(loaded: Loaded) -> PkiView:
+    """The PKI as plan sees it: public certificates only, no key read, no file written."""
+    from elb_mtls_deploy.pki import assess
 
     with pki_lock(loaded, exclusive=False):
-        bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
+        return assess(loaded.spec, loaded.base_dir, loaded.env, now())
+
+
+def uploads(
+    loaded: Loaded, view: PkiView, bundles: Mapping[str, Bundle] | None = None
+) -> dict[str, UploadCert]:
+    """What each certificate uploads: from `bundles` (with keys, after issuing) or, in a
+    plan, from the read-only view, where what apply must issue is pending."""
+    source = bundles if bundles is not None else view.bundles
     result: dict[str, UploadCert] = {}
-    for name, bundle in bundles.items():
-        if bundle.role == "server":
-            result[name] = UploadCert("server", bundle.upload_pem, bundle.key_pem)
-        elif bundle.role == "ca":
-            # A CA bound for mutual TLS is the API's type "client" (docs/api-notes.md §2.3).
-            result[name] = UploadCert("client", bundle.certificate_pem)
+    for _, cert in loaded.spec.all_certificates():
+        pending = None if bundles is not None else view.pending.get(cert.name)
+        bundle = source.get(cert.name)
+        role = bundle.role if bundle is not None else (pending.role if pending else "client")
+        if role == "client":
+            continue
+        # A CA bound for mutual TLS is the API's type "client" (docs/api-notes.md §2.3).
+        api_role = "server" if role == "server" else "client"
+        if pending is not None:
+            result[cert.name] = UploadCert(
+                api_role, None, pending=pending.reason,
+                public_key_fingerprint=pending.public_key_fingerprint,
+            )  # fmt: skip
+        elif bundle is not None and role == "server":
+            result[cert.name] = UploadCert("server", bundle.upload_pem, bundle.key_pem)
+        elif bundle is not None:
+            result[cert.name] = UploadCert("client", bundle.certificate_pem)
     return result
 
 
@@ -77,13 +100,18 @@ class Connection:
 
 @contextmanager
 def connect(
-    loaded: Loaded, policy: RetryPolicy | None = None, *, serve_traffic: bool = False
+    loaded: Loaded,
+    policy: RetryPolicy | None = None,
+    *,
+    read_only: bool = False,
+    serve_traffic: bool = False,
 ) -> Iterator[Connection]:
     """Open the cloud the spec targets; an embedded emulator lives as long as the block.
 
     The SDK client is wrapped in `ResilientCloud`: retries with backoff, adoption of what
-    a lost create made. `policy` bounds the retries (attempts and total time). An
-    in-process emulator starts its data plane (TLS listeners, demo backends) only with
+    a lost create made. `policy` bounds the retries (attempts and total time). With
+    `read_only` (plan), an embedded target without state yet gets a throw-away emulator.
+    An in-process emulator starts its data plane (TLS listeners, demo backends) only with
     `serve_traffic` (`verify`): plan, apply and destroy serve no traffic.
     """
     from elb_mtls_deploy.cloud import sdk
@@ -91,7 +119,7 @@ def connect(
     target = loaded.spec.target
     policy = policy or RetryPolicy()
     owner = marker(loaded.spec.stack)
-    with _endpoint(loaded, serve_traffic) as (endpoint, credentials):
+    with _endpoint(loaded, read_only, serve_traffic) as (endpoint, credentials, state_dir):
         project = getattr(target, "enterprise_project_id", None)
         probe = ResilientCloud(
             sdk.connect(
@@ -113,32 +141,56 @@ def connect(
             owner,
             policy,
         )
-        state_dir = target.state_dir if isinstance(target, EmbeddedTarget) else None
         try:
             yield Connection(cloud, flavour, lbs, endpoint, state_dir)
         finally:
             cloud.close()
 
 
+def state_dir(loaded: Loaded) -> Path | None:
+    """The embedded emulator's state directory, relative to the spec file like `pki_dir`."""
+    target = loaded.spec.target
+    if not isinstance(target, EmbeddedTarget):
+        return None
+    return (
+        target.state_dir if target.state_dir.is_absolute() else loaded.base_dir / target.state_dir
+    )
+
+
 @contextmanager
-def _endpoint(loaded: Loaded, serve_traffic: bool) -> Iterator[tuple[str, Credentials]]:
+def _endpoint(
+    loaded: Loaded, read_only: bool = False, serve_traffic: bool = False
+) -> Iterator[tuple[str, Credentials, Path | None]]:
     from elb_mtls_deploy.cloud import sdk
 
     target = loaded.spec.target
     if not isinstance(target, EmbeddedTarget):
         credentials = sdk.credentials_from_env(loaded.env, target.project_id)
-        yield (target.endpoint or sdk.endpoint_for_region(target.region)), credentials
+        yield (target.endpoint or sdk.endpoint_for_region(target.region)), credentials, None
         return
     from elb_mtls_deploy import emulator
 
     credentials = Credentials(emulator.DEMO_AK, emulator.DEMO_SK, emulator.DEMO_PROJECT_ID)
-    running = emulator.discover_server(target.state_dir)
+    directory = state_dir(loaded)
+    assert directory is not None
+    running = emulator.discover_server(directory)
     if running is not None:
-        yield running, credentials
+        yield running, credentials, directory
         return
-    target.state_dir.mkdir(parents=True, exist_ok=True)
-    with emulator.start_server(target.state_dir, dataplane=serve_traffic) as server:
-        yield server.endpoint, credentials
+    if read_only and not directory.exists():
+        # Nothing deployed yet and plan writes nothing: a fresh emulator in a temp dir that
+        # is removed afterwards answers "everything to add" (docs/pki.md).
+        import tempfile
+
+        with (
+            tempfile.TemporaryDirectory(prefix="elb-plan-") as scratch,
+            emulator.start_server(Path(scratch), dataplane=serve_traffic) as server,
+        ):
+            yield server.endpoint, credentials, None
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with emulator.start_server(directory, dataplane=serve_traffic) as server:
+        yield server.endpoint, credentials, directory
 
 
 def _resolve_loadbalancers(spec: Spec, cloud: CloudApi) -> dict[LoadBalancerRef, LoadBalancerInfo]:
@@ -180,6 +232,8 @@ class Planned:
     plan: Plan
     desired: State
     observed: State
+    pki: PkiView | None = None  # what the plan saw of the PKI (None for destroy)
+    issued: frozenset[str] = frozenset()  # issued earlier in this apply: not issued again
 
     @property
     def placement(self) -> dict[str, str]:
@@ -204,18 +258,38 @@ def placement(*states: State) -> dict[str, str]:
     return where
 
 
-def make_plan(loaded: Loaded, conn: Connection, *, destroy: bool = False) -> Planned:
+def make_plan(
+    loaded: Loaded, conn: Connection, *, destroy: bool = False, issued: frozenset[str] = frozenset()
+) -> Planned:
+    """Read-only: what apply would do, with what must be issued "(known after apply)".
+    `issued` (the re-plan after an apply pass) are taken as they are now."""
+    if destroy:
+        return _plan(loaded, conn, State(), None)
+    view = _without(pki_view(loaded), issued)
+    planned = _plan(loaded, conn, _desired(loaded, conn, uploads(loaded, view)), view)
+    return replace(planned, issued=issued)
+
+
+def _without(view: PkiView, issued: frozenset[str]) -> PkiView:
+    return replace(view, pending={n: p for n, p in view.pending.items() if n not in issued})
+
+
+def _desired(loaded: Loaded, conn: Connection, certs: Mapping[str, UploadCert]) -> State:
+    return build_desired(loaded.spec, certs, conn.flavour, conn.loadbalancers)
+
+
+def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None) -> Planned:
     spec = loaded.spec
-    desired = (
-        State()
-        if destroy
-        else build_desired(spec, uploads(loaded), conn.flavour, conn.loadbalancers)
-    )
     observed = observe_state(loaded, conn, desired)
+    conflicts: list[str] = []
+    if view is not None:
+        desired, conflicts = trust_anchor_guard(spec, view, desired, observed)
     plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
-    if not destroy and not isinstance(spec.target, EmbeddedTarget):
-        plan = replace(plan, notes=(*plan.notes, *feature_notes(spec)))
-    return Planned(plan, desired, observed)
+    notes = (*issuance_notes(spec, view), *rollover_warnings(desired, observed))
+    if view is not None and not isinstance(spec.target, EmbeddedTarget):
+        notes = (*notes, *feature_notes(spec))
+    plan = replace(plan, conflicts=(*plan.conflicts, *conflicts), notes=(*plan.notes, *notes))
+    return Planned(plan, desired, observed, view)
 
 
 def feature_notes(spec: Spec) -> list[str]:
@@ -236,34 +310,240 @@ def feature_notes(spec: Spec) -> list[str]:
 
 def observe_state(loaded: Loaded, conn: Connection, desired: State | None = None) -> State:
     lb_ids = sorted({lb.id for lb in conn.loadbalancers.values()})
-    return to_state(observe(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack, desired)
+    return to_state(
+        snapshot.take(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack, desired
+    )
 
 
 @contextmanager
 def pki_lock(loaded: Loaded, exclusive: bool) -> Iterator[None]:
     """Serialise PKI writers (two applies of one stack on one machine would otherwise each
-    issue a CA and mix the files); readers share the lock."""
-    import fcntl
+    issue a CA and mix the files); readers share the lock, and never create it."""
+    from elb_mtls_deploy.pki import locked
 
-    pki = loaded.base_dir / loaded.spec.pki_dir
-    pki.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with (pki / ".lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    with locked(loaded.spec, loaded.base_dir, exclusive=exclusive):
         yield
 
 
 def ensure_certs(loaded: Loaded) -> Any:
+    """`deploy certs`: issue what is missing or due, crash-safely (never a new trust anchor)."""
     from elb_mtls_deploy.pki import ensure_certificates
 
     with pki_lock(loaded, exclusive=True):
         report = ensure_certificates(loaded.spec, loaded.base_dir, loaded.env, now())
-    errors = [f for f in report.findings if f.severity == "error"]
+    _raise_on_errors(report)
+    return report
+
+
+def _raise_on_errors(report: Any) -> None:
+    _raise_on_errors_in(report.findings)
+
+
+def _raise_on_errors_in(findings: Any) -> None:
+    errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise DeployError(
             "the certificates have errors:\n" + "\n".join(f"  {f}" for f in errors),
             hint="fix the findings above; nothing was sent to the cloud",
         )
-    return report
+
+
+def preflight(loaded: Loaded) -> PkiView:
+    """Before apply connects: every CA key that must sign is loaded now, so a missing one
+    fails with exit 1 before any API call."""
+    from elb_mtls_deploy.pki import check_signers
+
+    view = pki_view(loaded)
+    findings = check_signers(loaded.spec, loaded.base_dir, loaded.env, view)
+    _raise_on_errors_in(findings)
+    return view
+
+
+def issue_planned(loaded: Loaded, conn: Connection, planned: Planned) -> tuple[Planned, Any]:
+    """Apply, after approval: issue exactly what the plan said, then the same plan with the
+    markers resolved (and the keys in the payloads). Refuses if the PKI changed since."""
+    from elb_mtls_deploy.pki import assess, ensure_certificates
+
+    if planned.pki is None:
+        return planned, None
+    with pki_lock(loaded, exclusive=True):
+        seen = _without(assess(loaded.spec, loaded.base_dir, loaded.env, now()), planned.issued)
+        if _pending(seen) != _pending(planned.pki):
+            raise PlanError(
+                "the PKI directory changed since this plan was made "
+                f"(plan: {_pending(planned.pki) or 'nothing to issue'}; now: "
+                f"{_pending(seen) or 'nothing to issue'}); nothing was changed",
+                hint="run `deploy plan` again, review, and apply the new plan",
+            )
+        report = ensure_certificates(
+            loaded.spec, loaded.base_dir, loaded.env, now(), only=set(planned.pki.pending)
+        )
+    _raise_on_errors(report)
+    issued_now = planned.issued | set(planned.pki.pending)
+    view = _without(pki_view(loaded), issued_now)
+    issued = _plan(
+        loaded, conn, _desired(loaded, conn, uploads(loaded, view, report.bundles)), view
+    )
+    if not resolves(planned.plan, issued.plan):
+        raise PlanError(
+            "after issuing, the plan differs from the one approved; nothing was sent to the cloud",
+            hint="run `deploy plan` again and review it (the issued certificates are kept)",
+        )
+    return replace(issued, issued=issued_now), report
+
+
+def _pending(view: PkiView) -> dict[str, str]:
+    return {name: p.reason for name, p in view.pending.items()}
+
+
+def resolves(approved: Plan, issued: Plan) -> bool:
+    """The issued plan is the approved one with each "(known after apply)" filled in."""
+    if len(approved.actions) != len(issued.actions) or approved.conflicts != issued.conflicts:
+        return False
+    for old, new in zip(approved.actions, issued.actions, strict=True):
+        if (old.op, old.key, old.id, old.replacement) != (new.op, new.key, new.id, new.replacement):
+            return False
+        for name, value in old.fields.items():
+            if not _known_later(value) and normal(new.fields.get(name)) != normal(value):
+                return False
+    return True
+
+
+def _known_later(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_known_later(v) for v in value)
+    return is_known_after_apply(value)
+
+
+def trust_anchor_guard(
+    spec: Spec, view: PkiView, desired: State, observed: State
+) -> tuple[State, list[str]]:
+    """Never replace a trust anchor implicitly: a CA the cloud holds whose key is gone from
+    the PKI, or a different CA than the cloud's, is a conflict (apply refuses), and the
+    record keeps the cloud's value so the plan shows no change to it."""
+    records = dict(desired.records)
+    conflicts: list[str] = []
+    for _, cert in spec.all_certificates():
+        pending = view.pending.get(cert.name)
+        have = observed.records.get(key("certificate", cert.name))
+        want = records.get(key("certificate", cert.name))
+        if want is not None and have is not None and want.fields.get("type") == "client":
+            problem = _replaced_anchor(cert.name, want, have, pending, view)
+            if problem:
+                conflicts.append(problem)
+                records[want.key] = replace(want, fields={**want.fields, **_same(want, have)})
+        elif pending is not None and pending.reason == "new" and spec.ca(cert.name) is not None:
+            signed = _deployed_leaves(spec, cert.name, observed)
+            if signed:
+                conflicts.append(
+                    _lost_ca(
+                        cert.name,
+                        view,
+                        f"the certificates it signed ({', '.join(signed)}) are in the cloud",
+                    )
+                )
+    return State(records, observed.foreign_listeners, observed.duplicates), conflicts
+
+
+def _replaced_anchor(
+    name: str, want: Record, have: Record, pending: Any, view: PkiView
+) -> str | None:
+    if pending is not None and pending.reason == "new":
+        return _lost_ca(name, view, f"its certificate (id {have.id}) is in the cloud")
+    wanted, held = (
+        want.fields.get("public_key_fingerprint"),
+        have.fields.get("public_key_fingerprint"),
+    )
+    if is_known_after_apply(wanted) or wanted == held:
+        return None
+    return (
+        f"CA {name}: the PKI directory holds a different CA "
+        f"(public key sha256:{str(wanted)[:16]}…) "
+        f"than the cloud (sha256:{str(held)[:16]}…); uploading it would replace the listener's "
+        "trust anchor and all client certificates issued by the old CA stop working. Restore the "
+        f"CA that is in the cloud into {view.directory}/ from a backup, or roll over to a new CA "
+        "under a new name (docs/rotation.md)"
+    )
+
+
+def _lost_ca(name: str, view: PkiView, evidence: str) -> str:
+    return (
+        f"CA {name}: {evidence}, but its key is not in the PKI directory {view.directory}/; "
+        "a new CA would lock out every certificate the old one issued, so deploy never issues "
+        f"one. Restore {view.directory}/ (manifest.json and {name}/) from a backup (the CI "
+        "cache, another runner); earlier generations are listed by `deploy certs SPEC --history`"
+    )
+
+
+def _same(want: Record, have: Record) -> dict[str, Any]:
+    return {f: have.fields.get(f) for f in ("fingerprint", "public_key_fingerprint", "chain")}
+
+
+def _deployed_leaves(spec: Spec, ca: str, observed: State) -> list[str]:
+    return [
+        cert.name
+        for role, cert in spec.all_certificates()
+        if role == "server"
+        and getattr(cert, "issuer", None) == ca
+        and key("certificate", cert.name) in observed.records
+    ]
+
+
+def issuance_notes(spec: Spec, view: PkiView | None) -> list[str]:
+    """One note per certificate apply will issue (compared when a saved plan is applied)."""
+    if view is None:
+        return []
+    notes = [
+        f"{ISSUE_NOTE} {p.role} {name} ({p.reason})"
+        for _, cert in spec.all_certificates()
+        if (name := cert.name) in view.pending and (p := view.pending[name])
+    ]
+    notes += [f"apply signs with CA {ca}'s key from {label}" for ca, label in view.signers.items()]
+    return notes
+
+
+ISSUE_NOTE = "ISSUE at apply:"
+
+
+def rollover_warnings(desired: State, observed: State) -> list[str]:
+    """A listener that stops trusting a CA it trusts now: every client of it is locked out."""
+    warnings = []
+    for record in desired.by_kind("listener"):
+        have = observed.records.get(record.key)
+        if have is None:
+            continue
+        before = _cas(have.fields.get("client_ca_tls_container_ref"))
+        after = _cas(record.fields.get("client_ca_tls_container_ref"))
+        for ca in sorted(before - after):
+            warnings.append(
+                f"WARNING: listener {record.key.split(':', 1)[1]} stops trusting CA {ca}: all "
+                "client certificates issued by the old CA stop working"
+            )
+    return warnings
+
+
+def _cas(ref: Any) -> set[str]:
+    if not isinstance(ref, str) or not ref.startswith("certificate:"):
+        return set()
+    return set(ref.split(":", 1)[1].split("+"))
+
+
+def saved_issuance(document_notes: list[str], planned: Planned) -> None:
+    """`apply PLAN.json` issues exactly what the saved plan said it would."""
+    saved = [n for n in document_notes if n.startswith(ISSUE_NOTE)]
+    fresh = [n for n in planned.plan.notes if n.startswith(ISSUE_NOTE)]
+    if saved != fresh:
+        raise PlanError(
+            "the PKI directory changed since this plan was made: it would issue "
+            f"{fresh or 'nothing'} instead of {saved or 'nothing'}; refusing to apply it",
+            hint="run `deploy plan` again, review, and apply the new plan",
+        )
+
+
+def history(loaded: Loaded) -> list[Any]:
+    from elb_mtls_deploy.pki import history as pki_history
+
+    return pki_history(loaded.spec, loaded.base_dir)
 
 
 def lint_existing(loaded: Loaded) -> tuple[list[Any], list[str]]:
@@ -278,13 +558,8 @@ def lint_existing(loaded: Loaded) -> tuple[list[Any], list[str]]:
     from elb_mtls_deploy.spec.model import ImportedCA, ImportedServer
 
     spec = loaded.spec
-    pki = loaded.base_dir / spec.pki_dir
-    missing = [
-        cert.name
-        for _, cert in spec.all_certificates()
-        if not isinstance(cert, ImportedCA | ImportedServer)
-        and not (pki / f"{cert.name}.crt").exists()
-    ]
+    view = pki_view(loaded)
+    missing = [name for name, pending in view.pending.items() if pending.reason == "new"]
     if not missing:
         bundles = load_bundles(spec, loaded.base_dir, loaded.env)
     else:

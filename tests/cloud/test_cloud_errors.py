@@ -14,7 +14,13 @@ from cloud_stack import DEMO, MARKER, build, make_cloud
 
 from elb_mtls_deploy.cloud.base import Credentials
 from elb_mtls_deploy.cloud.sdk import SdkCloud
-from elb_mtls_deploy.emulator import DEMO_SK, Emulator, FaultConfig
+from elb_mtls_deploy.emulator import (
+    DEMO_SK,
+    SEEDED_DEDICATED_LB_ID,
+    SEEDED_SHARED_LB_ID,
+    Emulator,
+    FaultConfig,
+)
 from elb_mtls_deploy.errors import (
     CloudError,
     ConflictError,
@@ -60,11 +66,15 @@ def test_conflict_port_taken(cloud: SdkCloud, pem: Any) -> None:
 
 def test_busy_load_balancer(cloud: SdkCloud, pem: Any, emulator: Emulator) -> None:
     emulator.faults.configure(FaultConfig(busy_rate=1.0))
+    lb = SEEDED_DEDICATED_LB_ID if cloud.flavour == "v3" else SEEDED_SHARED_LB_ID
+    pool = {"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
     with pytest.raises(ConflictError) as info:
-        cloud.create("certificate", "t-ca", MARKER, {"type": "client"}, {"certificate": pem.ca})
+        cloud.create("pool", "t-pool", MARKER, pool, {})
     assert info.value.busy is True  # type: ignore[attr-defined]
     assert "busy" in (info.value.hint or "")
-    assert cloud.list_certificates(MARKER) == []  # GETs are never busy
+    assert cloud.list_pools(MARKER) == []  # GETs are never busy
+    # certificates belong to no load balancer: never busy (docs/api-notes.md §10.2)
+    cloud.create("certificate", "t-ca", MARKER, {"type": "client"}, {"certificate": pem.ca})
 
 
 def test_bad_pem_is_permanent_and_never_echoes_the_key(cloud: SdkCloud, pem: Any) -> None:

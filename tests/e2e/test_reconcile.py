@@ -187,7 +187,7 @@ def test_destroy_keeps_the_pki_unless_asked(stack: Stack) -> None:
     apply(stack)
     code, out, _ = stack.run("destroy", str(stack.spec), "--auto-approve")
     assert code == 0 and "The PKI files were kept" in out
-    assert (stack.root / "pki" / "www.key").exists()
+    assert (stack.root / "pki" / "e2e" / "www" / "0001" / "www.key").exists()
     code, out, _ = stack.run("destroy", str(stack.spec), "--auto-approve", "--purge-pki")
-    assert code == 0 and "Deleted the PKI directory" in out
+    assert code == 0 and "PKI file(s) this stack made" in out
     assert not (stack.root / "pki").exists()

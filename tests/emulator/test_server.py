@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from cp_helpers import ca_cert, https_listener, server_cert
+from cp_helpers import ca_cert, https_listener, pool, server_cert
 from huaweicloudsdkelb import v3 as sdk
 
 from elb_mtls_deploy.emulator import discover_server, start_server
@@ -91,3 +91,12 @@ def test_state_dump_masks_private_keys(server: RunningServer, v3: Any, pki: Any)
 def test_dataplane_listing_when_disabled(server: RunningServer, v3: Any, pki: Any) -> None:
     https_listener(v3, server_cert(v3, pki).id, ca_cert(v3, pki).id)
     assert call(server, "GET", "/_emulator/dataplane") == {"listeners": []}
+
+
+def test_state_dump_names_each_pools_listener(server: RunningServer, v3: Any, pki: Any) -> None:
+    listener = https_listener(v3, server_cert(v3, pki).id)
+    bound = pool(v3, listener_id=listener.id)
+    spare = pool(v3, lb_id=listener.loadbalancers[0].id, name="spare")
+    by_id = {p["id"]: p for p in call(server, "GET", "/_emulator/state")["pools"]}
+    assert by_id[bound.id]["listener_id"] == listener.id
+    assert by_id[spare.id]["listener_id"] is None

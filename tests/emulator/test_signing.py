@@ -109,3 +109,32 @@ def test_demo_credentials_are_documented_constants() -> None:
     assert len(DEMO_PROJECT_ID) == 32 and DEMO_PROJECT_ID.lower() == DEMO_PROJECT_ID
     int(DEMO_PROJECT_ID, 16)
     assert "demo" in DEMO_SK and "not-secret" in DEMO_SK and DEMO_AK
+
+
+def test_a_claimed_body_hash_must_be_the_bodys() -> None:
+    # The example's signature covers an empty body; an unsigned X-Sdk-Content-Sha256
+    # naming the empty hash must not let another body ride on it.
+    now = datetime(2019, 11, 15, 3, 40, tzinfo=UTC)
+    secret = {"AK": EXAMPLE_SK}.get
+    headers = {**_example_headers(EXAMPLE_SIGNATURE), "x-sdk-content-sha256": signing.EMPTY_SHA256}
+    assert signing.verify("GET", EXAMPLE_TARGET, headers, b"", secret, now) == "AK"
+    with pytest.raises(SignatureInvalid, match="does not match"):
+        signing.verify("GET", EXAMPLE_TARGET, headers, b'{"evil": true}', secret, now)
+
+
+def _signed_unsigned_payload(content_type: str) -> dict[str, str]:
+    headers = {**EXAMPLE_HEADERS, "content-type": content_type}
+    headers["x-sdk-content-sha256"] = signing.UNSIGNED_PAYLOAD
+    canonical = signing.canonical_request("PUT", EXAMPLE_TARGET, headers, SIGNED, b"anything")
+    sig = signing.signature(EXAMPLE_SK, signing.string_to_sign(EXAMPLE_DATE, canonical))
+    auth = f"SDK-HMAC-SHA256 Access=AK, SignedHeaders={';'.join(SIGNED)}, Signature={sig}"
+    return {**headers, "Authorization": auth}
+
+
+def test_unsigned_payload_only_where_the_sdk_sends_it() -> None:
+    now = datetime(2019, 11, 15, 3, 40, tzinfo=UTC)
+    secret = {"AK": EXAMPLE_SK}.get
+    octets = _signed_unsigned_payload("application/octet-stream")
+    assert signing.verify("PUT", EXAMPLE_TARGET, octets, b"any bytes", secret, now) == "AK"
+    with pytest.raises(SignatureInvalid):
+        _signed_unsigned_payload("application/json;charset=UTF-8")

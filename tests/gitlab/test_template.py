@@ -261,7 +261,10 @@ def test_pipeline_plan_manual_apply_verify(gcl: str, project: Path) -> None:
     # The PKI persisted in the cache (leaf keys included); no CA key ever did: both are
     # only file variables.
     cached = project / ".gitlab-ci-local" / "cache" / "elb-pki-demo-payments" / "elb" / "pki"
-    assert (cached / "www.key").exists() and (cached / "client-ca.crt").exists()
+    stack = cached / "demo-payments"
+    assert (stack / "manifest.json").exists()
+    assert (stack / "www" / "0001" / "www.key").exists()
+    assert (stack / "client-ca" / "0001" / "client-ca.crt").exists()
     assert not list(cached.rglob("*ca*.key")), sorted(cached.rglob("*.key"))
 
 

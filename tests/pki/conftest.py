@@ -5,6 +5,7 @@ All key material is generated at run time in tmp dirs; nothing secret is committ
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -116,3 +117,37 @@ def openssl() -> OpenSSL:
         return done
 
     return run
+
+
+class CurrentFiles:
+    """`pki / "web.key"`: that file in the current generation of certificate `web`.
+
+    The PKI keeps one directory per generation (`pki/<stack>/<name>/<NNNN>/`); tests that
+    only care about "the files in use now" address them by file name through this."""
+
+    def __init__(self, root: Path, stack: str = "demo") -> None:
+        self.root, self.stack = root, stack
+
+    @property
+    def stack_dir(self) -> Path:
+        return self.root / self.stack
+
+    def generation(self, name: str) -> Path:
+        manifest = self.stack_dir / "manifest.json"
+        if not manifest.exists():
+            return self.stack_dir / name / "none"
+        entry = json.loads(manifest.read_text())["entries"].get(name)
+        current = entry["current"] if entry and entry["current"] else "none"
+        return self.stack_dir / name / current
+
+    def __truediv__(self, filename: str) -> Path:
+        return self.generation(filename.split(".", 1)[0]) / filename
+
+    def files(self) -> list[str]:
+        """Every file name of every current generation, sorted."""
+        names = []
+        for entry in sorted(p.name for p in self.stack_dir.iterdir() if p.is_dir()):
+            directory = self.generation(entry)
+            if directory.is_dir():
+                names += [p.name for p in directory.iterdir()]
+        return sorted(names)

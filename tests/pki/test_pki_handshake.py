@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from tests.pki.conftest import CurrentFiles
 
 from elb_mtls_deploy.pki import ensure_certificates, issue_ca, issue_client
 from elb_mtls_deploy.spec.model import Spec, Subject
@@ -28,12 +29,12 @@ class Outcome:
 
 
 @pytest.fixture
-def pki(spec: Spec, tmp_path: Path, now: datetime) -> Path:
+def pki(spec: Spec, tmp_path: Path, now: datetime) -> CurrentFiles:
     ensure_certificates(spec, tmp_path, {}, now)
-    return tmp_path / "pki"
+    return CurrentFiles(tmp_path / "pki")
 
 
-def server_context(pki: Path) -> ssl.SSLContext:
+def server_context(pki: CurrentFiles) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(pki / "web.crt", pki / "web.key")
     context.verify_mode = ssl.CERT_REQUIRED
@@ -41,7 +42,7 @@ def server_context(pki: Path) -> ssl.SSLContext:
     return context
 
 
-def client_context(pki: Path, identity: tuple[Path, Path] | None) -> ssl.SSLContext:
+def client_context(pki: CurrentFiles, identity: tuple[Path, Path] | None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
     if identity is not None:
         context.load_cert_chain(*identity)
@@ -78,7 +79,7 @@ def handshake(server: ssl.SSLContext, client: ssl.SSLContext, hostname: str) -> 
     return outcome
 
 
-def test_our_client_certificate_is_accepted(pki: Path) -> None:
+def test_our_client_certificate_is_accepted(pki: CurrentFiles) -> None:
     outcome = handshake(
         server_context(pki),
         client_context(pki, (pki / "alice.crt", pki / "alice.key")),
@@ -88,14 +89,14 @@ def test_our_client_certificate_is_accepted(pki: Path) -> None:
     assert outcome.peer["subject"] == ((("commonName", "alice"),),)
 
 
-def test_no_client_certificate_is_refused(pki: Path) -> None:
+def test_no_client_certificate_is_refused(pki: CurrentFiles) -> None:
     outcome = handshake(server_context(pki), client_context(pki, None), "www.test.com")
     assert not outcome.ok
     assert isinstance(outcome.server_error, ssl.SSLError)
 
 
 def test_a_client_certificate_from_a_foreign_ca_is_refused(
-    pki: Path, tmp_path: Path, now: datetime
+    pki: CurrentFiles, tmp_path: Path, now: datetime
 ) -> None:
     foreign_ca = issue_ca(Subject(common_name="Demo CA", organization="ELB"), "ec-p256", 30, now)
     mallory = issue_client(foreign_ca, Subject(common_name="alice"), "ec-p256", 30, now)
@@ -111,12 +112,12 @@ def test_a_client_certificate_from_a_foreign_ca_is_refused(
 
 
 @pytest.mark.parametrize("hostname", ["www.test.com", "localhost", "127.0.0.1"])
-def test_hostname_check_accepts_every_san_entry(pki: Path, hostname: str) -> None:
+def test_hostname_check_accepts_every_san_entry(pki: CurrentFiles, hostname: str) -> None:
     identity = (pki / "alice.crt", pki / "alice.key")
     assert handshake(server_context(pki), client_context(pki, identity), hostname).ok
 
 
-def test_hostname_check_refuses_a_name_outside_the_san(pki: Path) -> None:
+def test_hostname_check_refuses_a_name_outside_the_san(pki: CurrentFiles) -> None:
     identity = (pki / "alice.crt", pki / "alice.key")
     outcome = handshake(server_context(pki), client_context(pki, identity), "other.test.com")
     assert isinstance(outcome.client, ssl.SSLCertVerificationError)

@@ -12,6 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
+from tests.pki.conftest import CurrentFiles
 
 from elb_mtls_deploy.errors import CertificateError
 from elb_mtls_deploy.pki import Issued, ensure_certificates, issue_ca, issue_server
@@ -129,7 +130,7 @@ def test_every_plain_key_encoding_imports(
     assert shop.key_pem is not None and shop.key_pem.startswith("-----BEGIN PRIVATE KEY-----")
     assert shop.issuer_name == "root" and report.findings == ()
     # Certificates are copied for reference; the key never is.
-    assert sorted(p.name for p in (tmp_path / "pki").iterdir()) == ["root.crt", "shop.crt"]
+    assert CurrentFiles(tmp_path / "pki", "imp").files() == ["root.crt", "shop.crt"]
     again = ensure_certificates(spec, tmp_path, {}, now)
     assert all(c.files == () for c in again.certificates)
 
@@ -140,8 +141,9 @@ def test_chain_from_file_and_after_the_leaf(
     key_file = write_key(tmp_path, material["leaf"].key, Fmt.PKCS8)
     report = run_import(key={"file": key_file})
     shop = report.bundles["shop"]
-    assert (tmp_path / "pki" / "shop.chain.crt").read_text() == shop.chain_pem
-    assert not (tmp_path / "pki" / "shop.key").exists()
+    current = CurrentFiles(tmp_path / "pki", "imp")
+    assert (current / "shop.chain.crt").read_text() == shop.chain_pem
+    assert not list((tmp_path / "pki").rglob("shop.key"))
     assert shop.chain_pem == material["intermediate"].certificate_pem
     assert shop.upload_pem == material["leaf"].certificate_pem + shop.chain_pem
     assert shop.issuer_name == "root" and report.findings == ()

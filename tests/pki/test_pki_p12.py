@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.pki.conftest import CurrentFiles
 
 from elb_mtls_deploy.errors import CertificateError
 from elb_mtls_deploy.pki import ensure_certificates, export_p12, issue_ca, issue_client
@@ -81,7 +82,7 @@ def test_generated_password_is_written_once_and_reused(
     spec: Spec, tmp_path: Path, openssl: OpenSSL, now: datetime
 ) -> None:
     ensure_certificates(spec, tmp_path, {}, now)
-    pki = tmp_path / "pki"
+    pki = CurrentFiles(tmp_path / "pki")
     password_file = pki / "alice.p12.password"
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
     assert stat.S_IMODE((pki / "alice.p12").stat().st_mode) == 0o600
@@ -89,13 +90,15 @@ def test_generated_password_is_written_once_and_reused(
     assert len(password) >= 32
     text = open_with_openssl(openssl, pki / "alice.p12", password)
     assert "PBES2, PBKDF2, AES-256-CBC" in text
-    # The .p12 alone lost: re-exported with the same password, password file untouched.
-    before = password_file.stat().st_mtime_ns
+    # The .p12 alone lost: exported again with the same password and identity, into a new
+    # generation (generations are never changed once written).
     (pki / "alice.p12").unlink()
     report = ensure_certificates(spec, tmp_path, {}, now)
     alice = next(c for c in report.certificates if c.name == "alice")
-    assert alice.action == "kept" and alice.files == (pki / "alice.p12",)
-    assert password_file.stat().st_mtime_ns == before
+    assert alice.action == "kept" and pki / "alice.p12" in alice.files
+    assert (pki / "alice.p12").parent.name == "0002"
+    assert (pki / "alice.p12.password").read_text().strip() == password
+    assert (pki / "alice.key").read_bytes() == (password_file.parent / "alice.key").read_bytes()
     open_with_openssl(openssl, pki / "alice.p12", password)
 
 
@@ -105,7 +108,7 @@ def test_password_from_env_and_profile_switch(
     modern = make_spec(**certs(clients__0__p12={"password_env": "ALICE_P12"}))
     env = {"ALICE_P12": "from-the-env"}
     ensure_certificates(modern, tmp_path, env, now)
-    pki = tmp_path / "pki"
+    pki = CurrentFiles(tmp_path / "pki")
     assert not (pki / "alice.p12.password").exists()
     first = (pki / "alice.p12").read_bytes()
     ensure_certificates(modern, tmp_path, env, now)

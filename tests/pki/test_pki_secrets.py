@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from tests.pki.conftest import CurrentFiles
 
 from elb_mtls_deploy.errors import CertificateError
 from elb_mtls_deploy.pki import ensure_certificates, issue_ca, issue_client, load_bundles
@@ -35,7 +36,7 @@ def assert_clean(text: str, secrets: list[str]) -> None:
 
 def test_values_never_show_keys_or_passwords(spec: Spec, tmp_path: Path, now: datetime) -> None:
     report = ensure_certificates(spec, tmp_path, {}, now)
-    password = (tmp_path / "pki" / "alice.p12.password").read_text().strip()
+    password = (CurrentFiles(tmp_path / "pki") / "alice.p12.password").read_text().strip()
     secrets = [password]
     for bundle in report.bundles.values():
         assert bundle.key_pem is not None
@@ -67,7 +68,7 @@ def failures(
     p12 = make_spec(**certs(clients__0__p12={"password_env": "P12"}))
     yield lambda: ensure_certificates(p12, tmp_path / "d", {"P12": ""}, now)
     ensure_certificates(make_spec(), tmp_path / "e", {}, now)
-    (tmp_path / "e" / "pki" / "web.key").write_text(plain)
+    (CurrentFiles(tmp_path / "e" / "pki") / "web.key").write_text(plain)
     yield lambda: ensure_certificates(make_spec(), tmp_path / "e", {}, now)
     ca = issue_ca(Subject(common_name="x"), "ec-p256", 1, now)
     keyless = ca.to_bundle("ca", "ca")

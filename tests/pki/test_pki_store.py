@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.pki.conftest import CurrentFiles
 
 from elb_mtls_deploy.errors import CertificateError
 from elb_mtls_deploy.pki import ensure_certificates, issue_ca, load_bundles
@@ -22,10 +23,15 @@ CertsFactory = Callable[..., dict[str, Any]]
 
 
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int, int]]:
-    """name -> (content, mtime_ns, mode) for every file."""
+    """relative path -> (content, mtime_ns, mode) for every file below `directory`."""
     return {
-        p.name: (p.read_bytes(), p.stat().st_mtime_ns, stat.S_IMODE(p.stat().st_mode))
-        for p in sorted(directory.iterdir())
+        str(p.relative_to(directory)): (
+            p.read_bytes(),
+            p.stat().st_mtime_ns,
+            stat.S_IMODE(p.stat().st_mode),
+        )
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != ".lock"
     }
 
 
@@ -38,6 +44,11 @@ def pki(tmp_path: Path) -> Path:
     return tmp_path / "pki"
 
 
+@pytest.fixture
+def current(tmp_path: Path) -> CurrentFiles:
+    return CurrentFiles(tmp_path / "pki")
+
+
 def test_first_run_issues_everything_with_safe_permissions(
     spec: Spec, tmp_path: Path, pki: Path, now: datetime
 ) -> None:
@@ -47,14 +58,16 @@ def test_first_run_issues_everything_with_safe_permissions(
         ("web", "server", "issued"),
         ("alice", "client", "issued"),
     ]
-    assert stat.S_IMODE(pki.stat().st_mode) == 0o700
+    for directory in (pki, pki / "demo", pki / "demo" / "web", pki / "demo" / "web" / "0001"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
     files = snapshot(pki)
     assert sorted(files) == [
-        "alice.crt", "alice.key", "alice.p12", "alice.p12.password",
-        "ca.crt", "ca.key", "web.crt", "web.key",
+        "demo/alice/0001/alice.crt", "demo/alice/0001/alice.key", "demo/alice/0001/alice.p12",
+        "demo/alice/0001/alice.p12.password", "demo/ca/0001/ca.crt", "demo/ca/0001/ca.key",
+        "demo/manifest.json", "demo/web/0001/web.crt", "demo/web/0001/web.key",
     ]  # fmt: skip
     for name, (_, _, mode) in files.items():
-        assert mode == (0o644 if name.endswith(".crt") else 0o600), name
+        assert mode == (0o644 if name.endswith((".crt", ".json")) else 0o600), name
     assert report.findings == ()
     web = report.bundles["web"]
     assert web.issuer_name == "ca" and web.chain_pem == ""
@@ -91,24 +104,23 @@ def test_load_bundles_without_certs_says_run_deploy_certs(spec: Spec, tmp_path: 
     assert not (tmp_path / "pki").exists()
 
 
-def test_renewal_inside_renew_before_keeps_the_previous_files(
-    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+def test_renewal_inside_renew_before_keeps_every_generation(
+    spec: Spec, tmp_path: Path, pki: Path, current: CurrentFiles, now: datetime
 ) -> None:
     first = ensure_certificates(spec, tmp_path, {}, now).bundles
-    old_web = (pki / "web.crt").read_bytes(), (pki / "web.key").read_bytes()
+    old_web = snapshot(pki / "demo" / "web" / "0001")
     later = now + timedelta(days=397 - 10)
     report = ensure_certificates(spec, tmp_path, {}, later)
     actions = {c.name: c for c in report.certificates}
     assert actions["ca"].action == "kept"
     assert actions["web"].action == "renewed" and actions["alice"].action == "renewed"
     assert "within renew_before_days=30" in actions["web"].reason
-    assert "previous kept as web.previous.crt" in actions["web"].reason
-    previous = (pki / "web.previous.crt").read_bytes(), (pki / "web.previous.key").read_bytes()
-    assert previous == old_web
-    assert stat.S_IMODE((pki / "web.previous.key").stat().st_mode) == 0o600
-    assert pki / "web.previous.key" in actions["web"].files
+    assert "generation 0001 kept" in actions["web"].reason
+    assert snapshot(pki / "demo" / "web" / "0001") == old_web  # untouched, still there
+    assert current / "web.key" == pki / "demo" / "web" / "0002" / "web.key"
+    assert current / "web.key" in actions["web"].files
     assert report.bundles["web"].fingerprint != first["web"].fingerprint
-    assert pki / "alice.p12" in actions["alice"].files  # re-exported with the new identity
+    assert current / "alice.p12" in actions["alice"].files  # exported with the new identity
 
 
 def test_expired_certificates_are_renewed(spec: Spec, tmp_path: Path, now: datetime) -> None:
@@ -129,7 +141,7 @@ def test_adding_a_san_reissues_only_that_server(
     assert actions["web"][0] == "issued"
     assert actions["web"][1].startswith("subjectAltName changed")
     assert "api.test.com" in report.bundles["web"].dns_names
-    assert (tmp_path / "pki" / "web.previous.crt").exists()
+    assert (tmp_path / "pki" / "demo" / "web" / "0001" / "web.crt").exists()
 
 
 @pytest.mark.parametrize(
@@ -153,36 +165,59 @@ def test_subject_or_key_type_change_reissues(
     assert web.action == "issued" and web.reason.startswith(reason)
 
 
-def test_a_reissued_ca_reissues_its_leaves(
-    make_spec: SpecFactory, certs: CertsFactory, tmp_path: Path, now: datetime
+@pytest.mark.parametrize(
+    "change",
+    [{"cas__0__subject": {"common_name": "Other CA"}}, {"cas__0__key_type": "rsa-2048"}],
+)
+def test_a_ca_is_never_replaced_implicitly(
+    make_spec: SpecFactory,
+    certs: CertsFactory,
+    tmp_path: Path,
+    pki: Path,
+    now: datetime,
+    change: dict[str, Any],
 ) -> None:
     ensure_certificates(make_spec(), tmp_path, {}, now)
-    renamed = make_spec(**certs(cas__0__subject={"common_name": "Other CA"}))
-    report = ensure_certificates(renamed, tmp_path, {}, now)
-    reasons = {c.name: c.reason for c in report.certificates}
-    assert all(c.action == "issued" for c in report.certificates)
-    assert reasons["web"].startswith("issuer 'ca' was re-issued")
-    assert report.findings == ()  # the new leaves chain to the new CA
+    before = snapshot(pki)
+    with pytest.raises(CertificateError, match="trust anchor is never replaced") as caught:
+        ensure_certificates(make_spec(**certs(**change)), tmp_path, {}, now)
+    assert "docs/rotation.md" in str(caught.value)
+    assert snapshot(pki) == before
+
+
+def test_an_expiring_ca_is_renewed_with_the_same_key_so_its_leaves_stay(
+    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+) -> None:
+    first = ensure_certificates(spec, tmp_path, {}, now).bundles
+    report = ensure_certificates(spec, tmp_path, {}, now + timedelta(days=3650 - 10))
+    actions = {c.name: c.action for c in report.certificates}
+    assert actions["ca"] == "renewed"
+    ca = report.bundles["ca"]
+    assert ca.fingerprint != first["ca"].fingerprint
+    assert ca.public_key_fingerprint == first["ca"].public_key_fingerprint
+    assert (pki / "demo" / "ca" / "0001" / "ca.key").read_bytes() == (
+        pki / "demo" / "ca" / "0002" / "ca.key"
+    ).read_bytes()
 
 
 def test_a_mismatched_key_is_an_error_and_nothing_is_overwritten(
-    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+    spec: Spec, tmp_path: Path, pki: Path, current: CurrentFiles, now: datetime
 ) -> None:
     ensure_certificates(spec, tmp_path, {}, now)
-    (pki / "web.key").write_text(key_to_pem(generate_key("ec-p256")))
-    os.chmod(pki / "web.key", 0o600)
+    (current / "web.key").write_text(key_to_pem(generate_key("ec-p256")))
+    os.chmod(current / "web.key", 0o600)
     before = snapshot(pki)
-    with pytest.raises(CertificateError, match="does not match the certificate") as caught:
+    with pytest.raises(CertificateError, match="does not match its certificate") as caught:
         ensure_certificates(spec, tmp_path, {}, now + timedelta(days=390))  # would renew
-    assert "move both files away" in str(caught.value)
+    assert "restore the key issued with that certificate" in str(caught.value)
     assert snapshot(pki) == before
 
 
 def test_a_key_without_its_certificate_is_an_error(
-    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+    spec: Spec, tmp_path: Path, pki: Path, current: CurrentFiles, now: datetime
 ) -> None:
     ensure_certificates(spec, tmp_path, {}, now)
-    (pki / "web.crt").unlink()
+    (current / "web.crt").unlink()
     before = snapshot(pki)
     with pytest.raises(
         CertificateError, match=r"web\.key exists but its certificate web\.crt does not"
@@ -192,10 +227,10 @@ def test_a_key_without_its_certificate_is_an_error(
 
 
 def test_a_certificate_without_its_key_is_an_error(
-    spec: Spec, tmp_path: Path, pki: Path, now: datetime
+    spec: Spec, tmp_path: Path, current: CurrentFiles, now: datetime
 ) -> None:
     ensure_certificates(spec, tmp_path, {}, now)
-    (pki / "alice.key").unlink()
+    (current / "alice.key").unlink()
     with pytest.raises(CertificateError, match=r"alice\.crt exists but its private key"):
         ensure_certificates(spec, tmp_path, {}, now)
 
@@ -208,12 +243,17 @@ def ca_key_spec(make_spec: SpecFactory, certs: CertsFactory, **key: str) -> Spec
 
 
 def test_ca_key_from_env_is_used_and_never_written(
-    make_spec: SpecFactory, certs: CertsFactory, tmp_path: Path, pki: Path, now: datetime
+    make_spec: SpecFactory,
+    certs: CertsFactory,
+    tmp_path: Path,
+    pki: Path,
+    current: CurrentFiles,
+    now: datetime,
 ) -> None:
     ca_key = key_to_pem(generate_key("ec-p384"))
     spec = ca_key_spec(make_spec, certs, env="CA_KEY")
     report = ensure_certificates(spec, tmp_path, {"CA_KEY": ca_key}, now)
-    assert not (pki / "ca.key").exists()
+    assert (current / "ca.crt").exists() and not (current / "ca.key").exists()
     assert report.bundles["ca"].key_pem == ca_key
     expected = issue_ca(Subject(common_name="x"), "ec-p384", 1, now, key=generate_key("ec-p256"))
     assert (
@@ -240,12 +280,16 @@ def test_missing_ca_key_variable_is_a_clear_error(
 
 
 def test_leaf_issuance_needs_the_ca_key_variable(
-    make_spec: SpecFactory, certs: CertsFactory, tmp_path: Path, pki: Path, now: datetime
+    make_spec: SpecFactory,
+    certs: CertsFactory,
+    tmp_path: Path,
+    current: CurrentFiles,
+    now: datetime,
 ) -> None:
     spec = ca_key_spec(make_spec, certs, env="CA_KEY")
     ensure_certificates(spec, tmp_path, {"CA_KEY": key_to_pem(generate_key("ec-p256"))}, now)
-    (pki / "web.crt").unlink()
-    (pki / "web.key").unlink()
+    (current / "web.crt").unlink()
+    (current / "web.key").unlink()
     with pytest.raises(CertificateError, match="CA_KEY is not set"):
         ensure_certificates(spec, tmp_path, {}, now)
 
@@ -267,7 +311,7 @@ def test_ca_key_from_an_encrypted_file(
     spec = ca_key_spec(make_spec, certs, file="secret/ca.key", password_env="CA_PASS")
     report = ensure_certificates(spec, tmp_path, {"CA_PASS": "ca-pass"}, now)
     assert report.bundles["ca"].certificate.public_key() == key.public_key()
-    assert not (pki / "ca.key").exists()
+    assert not list(pki.rglob("ca.key"))
 
 
 def test_a_different_ca_key_than_the_certificate_is_an_error(

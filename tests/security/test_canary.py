@@ -225,7 +225,8 @@ def test_no_secret_reaches_any_output(
         assert run(c, capsys, "certs", str(spec), *mode) == 0
         if tag == "text":  # the generated keys exist now: they are canaries too
             for name in ("www", "teller", "server-ca"):
-                c.add_pem(f"generated {name} key", (c.root / "pki" / f"{name}.key").read_text())
+                [key] = (c.root / "pki" / "canary" / name).glob(f"*/{name}.key")
+                c.add_pem(f"generated {name} key", key.read_text())
         plan = out / "plan.json"
         args = ("--out", str(plan), "--gitlab-report", str(out / "report.json"))
         assert run(c, capsys, "plan", str(spec), *args, *mode) == 0

@@ -48,11 +48,13 @@ class Observed:
 
 @dataclass(frozen=True)
 class Credentials:
-    """AK/SK and project. The SK is excluded from repr so it can never reach a log line."""
+    """AK/SK, project and, for temporary (STS) credentials, the security token. The SK and
+    the token are excluded from repr so they can never reach a log line."""
 
     access_key: str
     secret_key: str = field(repr=False)
     project_id: str
+    security_token: str | None = field(default=None, repr=False)
 
 
 class CloudApi(Protocol):
@@ -68,10 +70,6 @@ class CloudApi(Protocol):
         self, ids: Sequence[str], names: Sequence[str]
     ) -> list[LoadBalancerInfo]:
         """Load balancers matching any of the ids or names (one list call)."""
-        ...
-
-    def provisioning_status(self, loadbalancer_id: str) -> str:
-        """The load balancer's `provisioning_status` (ACTIVE, PENDING_UPDATE, ERROR, ...)."""
         ...
 
     def list_certificates(self, description: str) -> list[Observed]:
@@ -119,5 +117,10 @@ class CloudApi(Protocol):
         ...
 
     def delete_members(self, pool_id: str, ids: Sequence[str]) -> None: ...
+
+    def provisioning_status(self, loadbalancer_id: str) -> str:
+        """The load balancer's `provisioning_status` (ACTIVE, PENDING_UPDATE, ...): tells a
+        busy load balancer from a real conflict when a 409's wording does not."""
+        ...
 
     def close(self) -> None: ...

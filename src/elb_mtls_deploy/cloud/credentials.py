@@ -1,8 +1,10 @@
-"""Where the AK/SK, project and region come from, and which endpoint a region has.
+"""Where the AK/SK, security token, project and region come from, and which endpoint a
+region has.
 
 Owns the environment-variable contract only; imports no SDK (cheap at start-up) and never
-lets the secret key into a message. Names: the SDK's own ``HUAWEICLOUD_SDK_*`` first, then
-the Terraform provider's ``HW_*`` (docs/api-notes.md §5.4).
+lets the secret key or the token into a message (both are registered for redaction).
+Names: the SDK's own ``HUAWEICLOUD_SDK_*`` first, then the Terraform provider's ``HW_*``
+(docs/api-notes.md §5.4, §10.1).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import re
 from collections.abc import Mapping
 
 from elb_mtls_deploy.cloud.base import Credentials
-from elb_mtls_deploy.errors import DeployError
+from elb_mtls_deploy.errors import DeployError, register_secret
 
 _AK = ("HUAWEICLOUD_SDK_AK", "HW_ACCESS_KEY")
 _SK = ("HUAWEICLOUD_SDK_SK", "HW_SECRET_KEY")
 _PROJECT = ("HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID")
+# Temporary (STS) credentials: AK/SK plus a security token (docs/api-notes.md §10.1).
+_TOKEN = ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "HW_SECURITY_TOKEN")
 _REGION = ("HW_REGION_NAME",)
 
 # Region ids look like cn-north-4, ap-southeast-1, my-kualalumpur-1 (docs/api-notes.md §5.1).
@@ -31,12 +35,15 @@ def _first(env: Mapping[str, str], names: tuple[str, ...]) -> str | None:
 
 
 def credentials_from_env(env: Mapping[str, str], project_id: str | None = None) -> Credentials:
-    """AK/SK from the environment; the spec's `project_id` wins over the environment's.
+    """AK/SK (and a security token, for temporary credentials) from the environment; the
+    spec's `project_id` wins over the environment's.
 
     Missing values raise `DeployError` naming the variables. Without an AK/SK the SDK
     would silently ask the ECS metadata service (docs/api-notes.md §1 item 10), so this refuses.
     """
-    ak, sk = _first(env, _AK), _first(env, _SK)
+    ak, sk, token = _first(env, _AK), _first(env, _SK), _first(env, _TOKEN)
+    register_secret(sk)
+    register_secret(token)
     project = project_id or _first(env, _PROJECT)
     missing = [names for names, value in ((_AK, ak), (_SK, sk), (_PROJECT, project)) if not value]
     if missing or not (ak and sk and project):
@@ -46,7 +53,7 @@ def credentials_from_env(env: Mapping[str, str], project_id: str | None = None) 
             hint=f"export {', '.join(names[0] for names in missing)}"
             + (" (or set project_id in the spec)" if _PROJECT in missing else ""),
         )
-    return Credentials(access_key=ak, secret_key=sk, project_id=project)
+    return Credentials(access_key=ak, secret_key=sk, project_id=project, security_token=token)
 
 
 def region_from_env(env: Mapping[str, str]) -> str | None:

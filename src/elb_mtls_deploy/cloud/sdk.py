@@ -113,11 +113,12 @@ def connect(
     config = HttpConfig.get_default_config()
     config.retry_times = 0
     config.timeout = timeout
+    basic = BasicCredentials(credentials.access_key, credentials.secret_key, credentials.project_id)
+    if credentials.security_token:  # temporary credentials (docs/api-notes.md §10.1)
+        basic = basic.with_security_token(credentials.security_token)
     client = (
         models.ElbClient.new_builder()
-        .with_credentials(
-            BasicCredentials(credentials.access_key, credentials.secret_key, credentials.project_id)
-        )
+        .with_credentials(basic)
         .with_endpoint(endpoint)
         .with_http_config(config)
         .with_exception_handler(_exception_handler())

@@ -22,8 +22,10 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from .demo_backend import DemoBackend
+from .dp_net import listen
 from .dp_proxy import Route, Session, serve_connection
 from .dp_tls import TlsMaterialError, build_context
 from .served import ServedListener
@@ -65,8 +67,16 @@ class _Frontend:
     def start(self) -> None:
         self._thread.start()
 
+    def stop(self) -> None:
+        """Ask the accept loop to end (returns at once; ``join`` finishes)."""
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
     def close(self) -> None:
-        self._wake_w.send(b"x")
+        self.stop()
+        self.join()
+
+    def join(self) -> None:
         self._thread.join(_JOIN_SECONDS)
         with self._lock:
             open_now = list(self._open.items())
@@ -166,8 +176,7 @@ class DataPlane:
             if self._closed:
                 raise RuntimeError("the data plane is closed")
             wanted = {s.listener_id: s for s in listeners if s.protocol.upper() in SERVED_PROTOCOLS}
-            for gone in set(self._frontends) - set(wanted):
-                self._frontends.pop(gone).close()
+            _close_all([self._frontends.pop(gone) for gone in set(self._frontends) - set(wanted)])
             self._errors = {}
             for listener in wanted.values():
                 self._apply(listener)
@@ -178,11 +187,8 @@ class DataPlane:
         """Stop every listener and demo backend and join their threads. Idempotent."""
         with self._lock:
             self._closed = True
-            for frontend in self._frontends.values():
-                frontend.close()
+            _close_all([*self._frontends.values(), *self._demos.values()])
             self._frontends.clear()
-            for demo in self._demos.values():
-                demo.close()
             self._demos.clear()
 
     def __enter__(self) -> DataPlane:
@@ -213,13 +219,26 @@ class DataPlane:
         needed = _loopback_members(f.listener for f in self._frontends.values())
         if not self.demo_backends:
             needed = set()
-        for key in set(self._demos) - needed:
-            self._demos.pop(key).close()
+        _close_all([self._demos.pop(key) for key in set(self._demos) - needed])
         for address, port in needed - set(self._demos):
             try:
                 self._demos[(address, port)] = DemoBackend(address, port)
             except OSError:  # something already listens there: that is the real backend
                 log.debug("member %s:%s already served; no demo backend", address, port)
+
+
+class _Closable(Protocol):
+    def stop(self) -> None: ...
+
+    def join(self) -> None: ...
+
+
+def _close_all(servers: Sequence[_Closable]) -> None:
+    """Signal every server first, then wait: closing N costs one wait, not N."""
+    for server in servers:
+        server.stop()
+    for server in servers:
+        server.join()
 
 
 def _same_config(current: ServedListener | None, new: ServedListener) -> bool:
@@ -232,25 +251,12 @@ def _same_config(current: ServedListener | None, new: ServedListener) -> bool:
 def _bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``port``, or on a free one if that is taken (or 0)."""
     try:
-        return _listen(host, port)
+        return listen(host, port)
     except OSError as exc:
         if port == 0 or exc.errno != errno.EADDRINUSE:
             raise
         log.info("port %s on %s is taken; picking a free one", port, host)
-        return _listen(host, 0)
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        # Lets a restarted emulator rebind while old connections sit in TIME_WAIT.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    return sock
+        return listen(host, 0)
 
 
 def _loopback_members(listeners: Iterable[ServedListener | None]) -> set[tuple[str, int]]:

@@ -1,6 +1,8 @@
 """SQLite persistence for the emulator: one generic resource table plus small side tables.
 
 Owns connections, transactions and (de)serialisation of rows; knows nothing of the API.
+The database holds uploaded private keys in clear, so the state directory is 0700 and the
+database with its WAL/SHM files 0600 (SQLite gives those the database file's mode).
 Every request runs in one transaction; writers take ``BEGIN IMMEDIATE`` so invariant checks
 and the write that follows are atomic even across processes sharing the state dir (WAL mode,
 busy timeout). Connections come from a small pool, each used by one thread at a time.
@@ -14,7 +16,9 @@ Schema::
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -23,6 +27,10 @@ from pathlib import Path
 from typing import Any
 
 Record = dict[str, Any]
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 SCHEMA_VERSION = "1"
 _SCHEMA = """
@@ -114,12 +122,29 @@ class Tx:
         )
 
 
+def _make_private(path: Path) -> None:
+    """Create (or tighten) the state directory and database file before SQLite opens it.
+
+    A directory that exists without a database is someone else's (``--state-dir .``): its
+    mode is left alone; the files are 0600 anyway.
+    """
+    ours = not path.parent.exists() or path.exists()
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    if ours:
+        os.chmod(path.parent, PRIVATE_DIR_MODE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+    os.close(fd)
+    for name in (path.name, *(path.name + suffix for suffix in _SIDE_FILES)):
+        with contextlib.suppress(FileNotFoundError):  # WAL/SHM exist only while open
+            os.chmod(path.with_name(name), PRIVATE_FILE_MODE)
+
+
 class Store:
     """The state database at ``path``; thread-safe via a pool of connections."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_private(path)
         self._idle: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()

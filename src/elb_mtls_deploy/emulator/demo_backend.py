@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import re
+import socket
+from http.server import BaseHTTPRequestHandler
+from socketserver import BaseServer
+from typing import cast
+
+from .dp_net import AcceptLoop, listen
 
 log = logging.getLogger(__name__)
+
+MAX_BODY = 16 * 1024 * 1024
+_DIGITS = re.compile(r"[0-9]{1,12}")
 
 
 class _EchoHandler(BaseHTTPRequestHandler):
@@ -22,20 +30,28 @@ class _EchoHandler(BaseHTTPRequestHandler):
     timeout = 30.0
     # Headers and body go out in separate writes; Nagle would hold the second for an ACK.
     disable_nagle_algorithm = True
-    server: _EchoServer
+
+    def __init__(self, conn: socket.socket, address: tuple[str, int], label: str) -> None:
+        self.label = label
+        # http.server never uses `server` here beyond storing it.
+        super().__init__(conn, address, cast(BaseServer, None))
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s - " + format, self.address_string(), *args)
 
     def _echo(self) -> None:
-        length = self.headers.get("Content-Length", "0")
-        received = self.rfile.read(int(length)) if length.isdigit() else b""
+        length = (self.headers.get("Content-Length") or "0").strip()
+        if not _DIGITS.fullmatch(length) or int(length) > MAX_BODY:
+            self.close_connection = True
+            self.send_error(400, "invalid Content-Length")
+            return
+        received = self.rfile.read(int(length)) if int(length) else b""
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         body = json.dumps(
             {
-                "backend": self.server.label,
+                "backend": self.label,
                 "method": self.command,
                 "path": self.path,
                 "headers": headers,
@@ -53,28 +69,33 @@ class _EchoHandler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _echo
 
 
-class _EchoServer(ThreadingHTTPServer):
-    daemon_threads = True
-    label = ""
-
-
 class DemoBackend:
-    """An echo HTTP server bound to ``host:port`` (0 = any free port) until `close`."""
+    """An echo HTTP server bound to ``host:port`` (0 = any free port) until `close`.
+
+    Starting binds one socket (no reverse DNS lookup) and stopping is a wake-up and a join
+    (``dp_net``): milliseconds, so a thousand demo members start and stop quickly.
+    """
 
     def __init__(self, host: str, port: int) -> None:
-        self._server = _EchoServer((host, port), _EchoHandler)  # OSError if taken
+        sock = listen(host, port)  # OSError if taken
         self.host = host
-        self.port: int = self._server.server_address[1]
-        self._server.label = f"{host}:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"demo-backend-{self._server.label}",
-            daemon=True,
-        )
-        self._thread.start()
+        self.port: int = sock.getsockname()[1]
+        self.label = f"{host}:{self.port}"
+        self._loop = AcceptLoop(sock, self._serve, name=f"demo-backend-{self.label}")
+
+    def _serve(self, conn: socket.socket, address: tuple[str, int]) -> None:
+        try:
+            _EchoHandler(conn, address, self.label)
+        except (OSError, ValueError) as exc:  # client gone, or shut down by close()
+            log.debug("demo backend %s: connection ended: %s", self.label, exc)
+
+    def stop(self) -> None:
+        """Begin closing (returns at once); ``join`` finishes. Lets many close together."""
+        self._loop.stop()
+
+    def join(self) -> None:
+        self._loop.join()
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self.stop()
+        self.join()

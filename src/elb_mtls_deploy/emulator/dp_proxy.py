@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 60.0  # the API's default keepalive_timeout for HTTPS listeners
 HANDSHAKE_SECONDS = 10.0
 MAX_BODY = 16 * 1024 * 1024
+_DIGITS = re.compile(r"[0-9]{1,12}")  # ASCII only: "²".isdigit() is true
 # RFC 9110 §7.6.1 hop-by-hop headers, plus Expect: the proxy has already answered it.
 _HOP_BY_HOP = frozenset(
     {
@@ -120,6 +122,7 @@ class ProxyHandler(BaseHTTPRequestHandler):
 
     def _proxy(self) -> None:
         try:
+            _reject_obs_fold(self.headers)
             body = self._read_body()
         except _BadRequest as exc:
             self.close_connection = True
@@ -142,12 +145,15 @@ class ProxyHandler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return _read_chunked(self.rfile.readline, self.rfile.read)
-        length = self.headers.get("Content-Length")
-        if length is None:
+        lengths = self.headers.get_all("Content-Length")
+        if not lengths:
             return None
-        if not length.strip().isdigit() or int(length) > MAX_BODY:
-            raise _BadRequest("invalid or too large Content-Length")
-        return self.rfile.read(int(length))
+        text = lengths[0].strip()
+        if len({v.strip() for v in lengths}) != 1 or not _DIGITS.fullmatch(text):
+            raise _BadRequest("invalid Content-Length")
+        if int(text) > MAX_BODY:
+            raise _BadRequest("request body too large")
+        return self.rfile.read(int(text))
 
     def _outgoing_headers(self, route: Route) -> list[tuple[str, str]]:
         kept, prior_xff = _filter_client_headers(self.headers, route.managed)
@@ -246,6 +252,17 @@ def _exchange(
         conn.close()
 
 
+def _reject_obs_fold(headers: Message) -> None:
+    """RFC 9112 §5.2: a server must reject obs-fold (a continuation line) or unfold it.
+
+    ``http.client`` keeps a folded value with its raw CR LF, which would reach the member as
+    a header line of the client's making; we reject the request with 400.
+    """
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            raise _BadRequest("obsolete line folding (obs-fold) in a request header")
+
+
 def _filter_client_headers(
     headers: Message, managed: frozenset[str]
 ) -> tuple[list[tuple[str, str]], list[str]]:
@@ -255,6 +272,11 @@ def _filter_client_headers(
     prior_xff: list[str] = []
     for name, value in headers.items():
         lowered = name.lower()
+        if "_" in lowered:
+            # As nginx (underscores_in_headers off): dropped, so that e.g.
+            # X_Forwarded_Clientcert_Subjectdn cannot pose as the ELB's header to a
+            # WSGI/CGI backend, which maps '-' and '_' to the same name.
+            continue
         if lowered == "x-forwarded-for":
             prior_xff.append(value)
         elif lowered == "content-length" or lowered in _HOP_BY_HOP or lowered in listed:

@@ -591,8 +591,9 @@ class Models:
         pool = self.get(POOL, pool_id)
         self.guard.change(pool.get("loadbalancer_id"))
         _require(fields, "address")
-        if version == "v2":
-            _require(fields, "subnet_cidr_id")  # v2 subnet_id is required (§10.2)
+        if version == "v2" and not fields.get("subnet_cidr_id"):
+            # Stored as subnet_cidr_id; the v2 API calls it subnet_id (required, §10.2).
+            raise InvalidParameter("Invalid parameter: 'subnet_id' is required")
         if fields.get("protocol_port") is None:
             raise InvalidParameter("Invalid parameter: 'protocol_port' is required")
         self._check_member_fields(fields)

@@ -36,6 +36,10 @@ def state(emulator: Emulator) -> dict[str, Any]:
     with emulator.store.transaction(write=False) as tx:
         dump: dict[str, Any] = {kind + "s": [mask(kind, r) for r in tx.all(kind)] for kind in KINDS}
         dump["bind_ports"] = tx.bind_ports()
+    # A pool's listener is the one whose default_pool_id names it (stored on the listener).
+    bound = {x["default_pool_id"]: x["id"] for x in dump["listeners"] if x.get("default_pool_id")}
+    for pool in dump["pools"]:
+        pool["listener_id"] = bound.get(pool["id"])
     return dump
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -24,6 +25,19 @@ from .constants import SERVER_FILENAME
 from .core import Emulator
 
 HOST = "127.0.0.1"
+MAX_BODY = 16 * 1024 * 1024  # far above any ELB request (a certificate chain is ~10 KB)
+IDLE_SECONDS = 60.0  # a client that stops sending mid-request frees its thread
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
+def content_length(values: list[str] | None) -> int | None:
+    """The request's body length, or None if its framing is unusable (400, close)."""
+    if not values:
+        return 0
+    if len({v.strip() for v in values}) != 1 or not _DIGITS.fullmatch(values[0].strip()):
+        return None  # "abc", "-1", "1, 2", "²", or absurdly long
+    length = int(values[0].strip())
+    return length if length <= MAX_BODY else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -31,10 +45,14 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes; with Nagle on, the second waits for the
     # client's delayed ACK (~40 ms per request on Linux).
     disable_nagle_algorithm = True
+    timeout = IDLE_SECONDS
     server: _Server
 
     def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = content_length(self.headers.get_all("Content-Length"))
+        if length is None or "Transfer-Encoding" in self.headers:
+            self._bad_framing()
+            return
         body = self.rfile.read(length) if length else b""
         headers = {k: v for k, v in self.headers.items()}
         response = self.server.emulator.handle(self.command, self.path, headers, body)
@@ -53,6 +71,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
+
+    def _bad_framing(self) -> None:
+        # Answered here, before any body is read, and the connection closed: the rest of
+        # the stream cannot be framed. The gateway's wording/code is a guess.
+        self.close_connection = True
+        body = json.dumps(
+            {
+                "error_msg": "Bad request: invalid Content-Length or unsupported Transfer-Encoding",
+                "error_code": "APIGW.0201",
+                "request_id": "",
+            }
+        ).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: the stats endpoint counts requests instead
@@ -136,7 +172,9 @@ def start_server(
 def _write_announcement(path: Path, endpoint: str) -> None:
     # Atomic replace, so a concurrent reader sees either the old or the new file, never half.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "endpoint": endpoint}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps({"pid": os.getpid(), "endpoint": endpoint}))
     os.replace(tmp, path)
 
 

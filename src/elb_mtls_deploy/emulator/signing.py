@@ -2,7 +2,10 @@
 
 Pure functions: canonicalise the request exactly as the SDK's signer does, recompute the
 HMAC with the secret key looked up by AK, compare in constant time. The signed header list
-is taken from ``SignedHeaders=`` (§6.2 item 1), never guessed.
+is taken from ``SignedHeaders=`` (§6.2 item 1), never guessed. The unsigned
+``X-Sdk-Content-Sha256`` header is trusted only as far as the SDK uses it: a hash must be
+the body's, and ``UNSIGNED-PAYLOAD`` is accepted only for the non-JSON content types the
+SDK sends it with (§6.1), so a signed request's JSON body cannot be swapped.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from .exceptions import SignatureExpired, SignatureInvalid
 ALGORITHM = "SDK-HMAC-SHA256"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 MAX_CLOCK_SKEW = timedelta(minutes=15)  # docs/api-notes.md §6.2 item 9
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_SIGNED_BODY_TYPES = ("application/json", "application/bson")  # §6.1
 _UNRESERVED = "-_.~"  # quote() keeps A-Z a-z 0-9 always; these four too (§6.2 item 2)
 
 
@@ -62,7 +67,7 @@ def canonical_request(
     """The canonical request of §6.2 item 6. ``headers`` keys must be lower-case."""
     raw_path, _, raw_query = target.partition("?")
     header_lines = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed_headers)
-    payload_hash = headers.get("x-sdk-content-sha256") or hashlib.sha256(body).hexdigest()
+    payload_hash = payload_hash_of(headers, body)
     return "\n".join(
         [
             method.upper(),
@@ -73,6 +78,27 @@ def canonical_request(
             payload_hash,
         ]
     )
+
+
+def payload_hash_of(headers: Mapping[str, str], body: bytes) -> str:
+    """The payload hash to sign; refuses a claimed hash that the body does not have."""
+    actual = hashlib.sha256(body).hexdigest()
+    claimed = headers.get("x-sdk-content-sha256")
+    if claimed is None:
+        return actual
+    if claimed == UNSIGNED_PAYLOAD:
+        content_type = headers.get("content-type", "").strip().lower()
+        if content_type.startswith(_SIGNED_BODY_TYPES):
+            raise SignatureInvalid(
+                "Incorrect IAM authentication information: UNSIGNED-PAYLOAD is not accepted "
+                "for a JSON body"
+            )
+        return claimed
+    if not hmac.compare_digest(claimed.strip().lower(), actual):
+        raise SignatureInvalid(
+            "Incorrect IAM authentication information: X-Sdk-Content-Sha256 does not match the body"
+        )
+    return actual
 
 
 def string_to_sign(sdk_date: str, canonical: str) -> str:

@@ -2,8 +2,10 @@
 
 Public surface (everything else is private to the subpackage):
 
-    ensure_certificates(spec, base_dir, env, now) -> CertsReport   the `deploy certs` stage
-    load_bundles(spec, base_dir, env) -> dict[str, Bundle]         read-only, for plan/apply
+    assess(spec, base_dir, env, now) -> PkiView                   read-only, no key: plan
+    ensure_certificates(spec, base_dir, env, now) -> CertsReport   issue crash-safely: apply, certs
+    load_bundles(spec, base_dir, env) -> dict[str, Bundle]         read-only, with keys: verify
+    history(spec, base_dir) -> list[HistoryRow]                    every generation kept
     lint(bundles, spec, now) / lint_pem(...) -> list[Finding]      the certificate linter
     issue_ca / issue_server / issue_client -> Issued               pure issuance (tests, verify)
     export_p12(bundle, ca_bundle, password, profile) -> bytes      client identities
@@ -17,17 +19,36 @@ from elb_mtls_deploy.pki.bundle import Bundle, Role
 from elb_mtls_deploy.pki.issue import Issued, issue_ca, issue_client, issue_server
 from elb_mtls_deploy.pki.lint import Finding, lint, lint_bundle, lint_pem
 from elb_mtls_deploy.pki.p12 import export_p12
-from elb_mtls_deploy.pki.store import CertAction, CertsReport, ensure_certificates, load_bundles
+from elb_mtls_deploy.pki.store import (
+    CertAction,
+    CertsReport,
+    HistoryRow,
+    Pending,
+    PkiView,
+    assess,
+    check_signers,
+    ensure_certificates,
+    history,
+    load_bundles,
+    locked,
+    stack_dir,
+)
 
 __all__ = [
     "Bundle",
     "CertAction",
     "CertsReport",
     "Finding",
+    "HistoryRow",
     "Issued",
+    "Pending",
+    "PkiView",
     "Role",
+    "assess",
+    "check_signers",
     "ensure_certificates",
     "export_p12",
+    "history",
     "issue_ca",
     "issue_client",
     "issue_server",
@@ -35,4 +56,6 @@ __all__ = [
     "lint_bundle",
     "lint_pem",
     "load_bundles",
+    "locked",
+    "stack_dir",
 ]

@@ -1,17 +1,29 @@
-"""`deploy certs`: bring the PKI directory in line with the spec, and read it back.
+"""The PKI directory as custody: assess it read-only, issue into it crash-safely, read it back.
 
-Owns the decisions: issue, keep, renew or import each certificate; when to re-export a
-`.p12`; what counts as a change (subject, SANs, key type, issuer, purpose, expiry). It
-never overwrites silently — a replaced certificate and key are kept as `<name>.previous.*`
-and the report says so — and refuses to touch a key whose certificate is missing or does
-not match. Must not print, and never puts key material or passwords in messages.
+Owns the decisions: issue, keep, renew or import each certificate, and what counts as a
+change (subject, SANs, key type, issuer, purpose, expiry). Three entry points:
+
+- `assess` (plan): reads only public files, never a private key or passphrase, writes
+  nothing; what must be issued is a `Pending` with its reason.
+- `ensure_certificates` (apply, `deploy certs`): finishes or rolls back a crashed write,
+  migrates the old flat layout, then writes each new certificate as a new generation
+  (`layout.py`); nothing is ever overwritten or deleted.
+- `load_bundles` (verify, expiry): the current generation with keys, read-only.
+
+A trust anchor is never replaced implicitly: a CA whose spec changed in a way that needs a
+new key, or whose files are gone while certificates it signed remain, is an error with the
+way to restore it; only expiry renews a CA, and then with the same key (every certificate
+it signed stays valid). Must not print, and never puts key material or passwords in messages.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,8 +33,10 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from elb_mtls_deploy.errors import CertificateError
-from elb_mtls_deploy.pki.bundle import Bundle, Role, san_of
-from elb_mtls_deploy.pki.importing import import_bundle, load_key_source, read_file
+from elb_mtls_deploy.pki import layout, pkcs11
+from elb_mtls_deploy.pki import manifest as manifests
+from elb_mtls_deploy.pki.bundle import Bundle, Role, certificate_fingerprint, san_of
+from elb_mtls_deploy.pki.importing import import_bundle, load_certificates, load_key_source, resolve
 from elb_mtls_deploy.pki.issue import Issued, issue_ca, issue_client, issue_server, subject_name
 from elb_mtls_deploy.pki.keys import (
     PrivateKey,
@@ -31,15 +45,11 @@ from elb_mtls_deploy.pki.keys import (
     key_to_pem,
     key_type_of,
     load_key,
+    spki_der,
 )
-from elb_mtls_deploy.pki.layout import (
-    CertFiles,
-    ensure_directory,
-    move_aside,
-    write_atomic,
-    write_if_changed,
-)
+from elb_mtls_deploy.pki.layout import PARTIAL, CertFiles, StackDir
 from elb_mtls_deploy.pki.lint import Finding, lint
+from elb_mtls_deploy.pki.manifest import Entry, Generation, Manifest
 from elb_mtls_deploy.pki.p12 import export_p12, p12_holds, p12_profile
 from elb_mtls_deploy.pki.pem import is_signed_by, parse_certificates
 from elb_mtls_deploy.spec.model import (
@@ -54,7 +64,7 @@ from elb_mtls_deploy.spec.model import (
 Action = Literal["issued", "renewed", "kept", "imported"]
 Generated = GeneratedCA | GeneratedServer | GeneratedClient
 _ROLES: dict[str, Role] = {"ca": "ca", "server": "server", "client": "client"}
-_RERUN = "run `deploy certs SPEC` to issue or import the certificates first"
+_RERUN = "run `deploy apply SPEC` (or `deploy certs SPEC`) to issue the certificates first"
 
 
 @dataclass(frozen=True)
@@ -81,12 +91,57 @@ class CertsReport:
         return any(c.action in ("issued", "renewed") or c.files for c in self.certificates)
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A certificate apply must issue; `public_key_fingerprint` is known when the key stays
+    (a CA renewed for expiry)."""
+
+    name: str
+    role: Role
+    reason: str
+    public_key_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class PkiView:
+    """What plan sees: the current public certificates and what apply will issue."""
+
+    directory: Path
+    bundles: Mapping[str, Bundle] = field(repr=False, default_factory=dict)
+    pending: Mapping[str, Pending] = field(default_factory=dict)
+    signers: Mapping[str, str] = field(default_factory=dict)  # CA that must sign -> key source
+
+
+def stack_dir(spec: Spec, base_dir: Path) -> StackDir:
+    return StackDir(base_dir / spec.pki_dir, spec.stack)
+
+
+def assess(spec: Spec, base_dir: Path, env: Mapping[str, str], now: datetime) -> PkiView:
+    """Read-only: the current certificates and what must be issued, without any private key."""
+    run = _Run(spec, base_dir, env, _utc(now), write=False)
+    for role, cert in spec.all_certificates():
+        run.assess(_ROLES[role], cert)
+    for name, pending in run.pending.items():  # a new CA makes its own key: nothing to load
+        ca = spec.ca(name)
+        if pending.reason == "new" and isinstance(ca, GeneratedCA) and ca.key is None:
+            run.needs_signer.pop(name, None)
+    return PkiView(run.dir.path, dict(run.bundles), dict(run.pending), dict(run.needs_signer))
+
+
 def ensure_certificates(
-    spec: Spec, base_dir: Path, env: Mapping[str, str], now: datetime
+    spec: Spec,
+    base_dir: Path,
+    env: Mapping[str, str],
+    now: datetime,
+    *,
+    only: Collection[str] | None = None,
 ) -> CertsReport:
-    """Issue or load every certificate of the spec into `base_dir / spec.pki_dir`; idempotent."""
-    run = _Run(spec, base_dir, env, _utc(now))
-    ensure_directory(run.pki)
+    """Issue or load every certificate of the spec into its stack directory; idempotent.
+    With `only` (apply of a reviewed plan), nothing outside it is issued: a certificate
+    that became due since the plan is kept as it is until the next plan shows it."""
+    run = _Run(spec, base_dir, env, _utc(now), write=True)
+    run.only = only
+    run.prepare()
     for role, cert in spec.all_certificates():
         run.ensure(_ROLES[role], cert)
     findings = lint(run.bundles, spec, run.now)
@@ -94,11 +149,99 @@ def ensure_certificates(
 
 
 def load_bundles(spec: Spec, base_dir: Path, env: Mapping[str, str]) -> dict[str, Bundle]:
-    """Every certificate as a Bundle, read-only; a missing file is an error (run `deploy certs`)."""
-    run = _Run(spec, base_dir, env, datetime.now(UTC))
+    """Every certificate as a Bundle with its key, read-only; a missing file is an error."""
+    run = _Run(spec, base_dir, env, datetime.now(UTC), write=False)
     for role, cert in spec.all_certificates():
         run.bundles[cert.name] = run.load(_ROLES[role], cert)
     return dict(run.bundles)
+
+
+def check_signers(
+    spec: Spec, base_dir: Path, env: Mapping[str, str], view: PkiView
+) -> list[Finding]:
+    """Before apply connects: read every key of what exists (imports included) and every CA
+    key that will sign, check the .p12 password variables, and lint what exists; so bad
+    material or a missing key fails before any API call. Returns the lint findings."""
+    run = _Run(spec, base_dir, env, datetime.now(UTC), write=False)
+    for role, cert in spec.all_certificates():
+        if cert.name in view.pending:
+            run.assess(_ROLES[role], cert)
+        else:
+            run.bundles[cert.name] = run.load(_ROLES[role], cert)
+        if isinstance(cert, GeneratedClient) and cert.p12 is not None:
+            run.p12_password_ready(cert)
+    for name in view.signers:
+        signer = run.signers.get(name)
+        ca = spec.ca(name)
+        if signer is not None:
+            signer.issued()
+        elif isinstance(ca, GeneratedCA) and ca.key is not None:
+            run.external_key(ca)
+    ready = {n: b for n, b in run.bundles.items() if n not in view.pending}
+    return lint(ready, spec, run.now)
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    name: str
+    generation: str
+    current: bool
+    created: str
+    reason: str
+    fingerprint: str
+    not_after: str
+    directory: Path
+    abandoned: bool
+
+
+def history(spec: Spec, base_dir: Path) -> list[HistoryRow]:
+    """Every generation of every certificate of this stack, oldest first (read-only)."""
+    directory = stack_dir(spec, base_dir)
+    if not layout.check_directory(directory.path, inside=True):
+        return []
+    manifest = manifests.load(directory)
+    return [
+        HistoryRow(
+            name,
+            g.id,
+            g.id == entry.current,
+            g.created,
+            g.reason,
+            g.fingerprint,
+            g.not_after,
+            directory.generation(name, g.id).directory,
+            g.abandoned,
+        )
+        for name, entry in sorted(manifest.entries.items())
+        for g in entry.generations
+    ]
+
+
+@contextmanager
+def locked(spec: Spec, base_dir: Path, *, exclusive: bool) -> Iterator[None]:
+    """Serialise writers of one stack directory; a reader takes a shared lock only if the
+    lock file already exists (plan creates no file)."""
+    import fcntl
+
+    directory = stack_dir(spec, base_dir)
+    if exclusive:
+        layout.ensure_directory(directory.root, inside=False)
+        layout.ensure_directory(directory.path, inside=True)
+    elif not (
+        layout.check_directory(directory.root, inside=False)
+        and layout.check_directory(directory.path, inside=True)
+    ):
+        yield
+        return
+    fd = layout.open_lock(directory.lock, create=exclusive)
+    if fd is None:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _utc(now: datetime) -> datetime:
@@ -128,51 +271,583 @@ class _Signer:
 @dataclass
 class _Existing:
     certificate: x509.Certificate
-    key: PrivateKey | None  # None when the key lives outside the PKI dir
+    files: CertFiles
+    key_in_dir: bool
+    legacy: bool
 
 
 class _Run:
     """One pass over the spec; holds what earlier certificates produced for later ones."""
 
-    def __init__(self, spec: Spec, base_dir: Path, env: Mapping[str, str], now: datetime):
-        self.spec, self.base_dir, self.env, self.now = spec, base_dir, env, now
-        self.pki = base_dir / spec.pki_dir
+    def __init__(
+        self, spec: Spec, base_dir: Path, env: Mapping[str, str], now: datetime, *, write: bool
+    ):
+        self.spec, self.base_dir, self.env, self.now, self.write = spec, base_dir, env, now, write
+        self.dir = stack_dir(spec, base_dir)
         self.bundles: dict[str, Bundle] = {}
         self.signers: dict[str, _Signer] = {}
-        self.reissued: set[str] = set()
+        self.pending: dict[str, Pending] = {}
+        self.needs_signer: dict[str, str] = {}
+        self.keys: dict[str, PrivateKey] = {}
+        self._passwords: dict[str, bytes] = {}
+        self.only: Collection[str] | None = None
         self.actions: list[CertAction] = []
+        present = layout.check_directory(self.dir.root, inside=False)
+        present = present and layout.check_directory(self.dir.path, inside=True)
+        self.manifest = manifests.load(self.dir) if present else Manifest(spec.stack)
 
-    # --- ensure ------------------------------------------------------------------------
+    # --- preparing a write -----------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Create the directories, then finish or roll back what a killed run left."""
+        layout.ensure_directory(self.dir.root, inside=False)
+        layout.ensure_directory(self.dir.path, inside=True)
+        layout.remove(self.dir.path / f".{layout.MANIFEST}.tmp")
+        changed = False
+        for child in sorted(os.listdir(self.dir.path)):
+            cert_dir = self.dir.path / child
+            if child.startswith(".") or not os.path.isdir(cert_dir) or os.path.islink(cert_dir):
+                continue
+            layout.check_directory(cert_dir, inside=True)
+            changed |= self._recover(child, cert_dir)
+        self._finish_migrations()
+        if changed:
+            manifests.save(self.dir, self.manifest)
+
+    def _recover(self, name: str, cert_dir: Path) -> bool:
+        """A `.NNNN.partial` was never switched to: delete it (its key was never used). A
+        complete generation the manifest does not list was renamed but not switched to: keep
+        it, listed as abandoned (it was never uploaded)."""
+        entry = self.manifest.entries.get(name)
+        listed = {g.id for g in entry.generations} if entry else set()
+        changed = False
+        for child in sorted(os.listdir(cert_dir)):
+            path = cert_dir / child
+            if child.endswith(PARTIAL):
+                layout.remove(path)
+            elif child.isdigit() and child not in listed:
+                role = self._role_of(name)
+                entry = self.manifest.entries.setdefault(name, Entry(role, None))
+                entry.generations.append(self._abandoned(name, child, path))
+                changed = True
+        return changed
+
+    def _abandoned(self, name: str, generation: str, path: Path) -> Generation:
+        files = sorted(os.listdir(path))
+        fingerprint = ""
+        crt = CertFiles(path, name).crt
+        if layout.exists(crt):
+            try:
+                certificate = parse_certificates(layout.read(crt, secret=False), str(crt))[0]
+                fingerprint = certificate_fingerprint(certificate)
+            except CertificateError:
+                pass
+        return Generation(
+            generation, fingerprint, "", self.now.isoformat(),
+            "written by a run that was killed before switching to it; never used", files,
+            abandoned=True,
+        )  # fmt: skip
+
+    def _finish_migrations(self) -> None:
+        """Remove old-layout files only once their copy is the manifest's (crash after switch)."""
+        for name, entry in self.manifest.entries.items():
+            for generation in entry.generations:
+                for original in generation.migrated_from:
+                    self._unlink_migrated(self.dir.root / original, name, generation.id)
+
+    def _unlink_migrated(self, original: Path, name: str, generation: str) -> None:
+        copy = self.dir.generation(name, generation).directory / original.name.replace(
+            ".previous", ""
+        )
+        if not layout.exists(original) or not layout.exists(copy):
+            return
+        secret = original.name.endswith((".key", ".p12", ".password"))
+        if layout.read(original, secret=secret) == layout.read(copy, secret=secret):
+            layout.remove(original)
+
+    def _role_of(self, name: str) -> str:
+        return next((role for role, c in self.spec.all_certificates() if c.name == name), "ca")
+
+    # --- current files --------------------------------------------------------------------
+
+    def _current(self, name: str) -> tuple[CertFiles, bool] | None:
+        """(files, legacy) of the current generation, or of the old flat layout."""
+        entry = self.manifest.entries.get(name)
+        if entry is not None and entry.current is not None:
+            files = self.dir.generation(name, entry.current)
+            layout.check_directory(files.directory.parent, inside=True)
+            layout.check_directory(files.directory, inside=True)
+            return files, False
+        legacy = self.dir.legacy(name)
+        if layout.exists(legacy.crt) or layout.exists(legacy.key):
+            return legacy, True
+        return None
+
+    def _existing(self, cert: Generated) -> _Existing | None:
+        found = self._current(cert.name)
+        if found is None:
+            return None
+        files, legacy = found
+        key_in_dir = not (isinstance(cert, GeneratedCA) and cert.key is not None)
+        has_crt, has_key = layout.exists(files.crt), layout.exists(files.key)
+        if key_in_dir and has_key and not has_crt:
+            raise CertificateError(
+                f"{files.key} exists but its certificate {files.crt.name} does not",
+                hint=f"restore {files.crt} from a backup (deploy never overwrites a private key)",
+            )
+        if not has_crt:
+            return None
+        certificate = parse_certificates(layout.read(files.crt, secret=False), str(files.crt))[0]
+        if key_in_dir and not has_key:
+            raise CertificateError(
+                f"{files.crt} exists but its private key {files.key.name} does not",
+                hint=_restore_key_hint(files, cert),
+            )
+        if key_in_dir:
+            layout.check_secret(files.key)
+        return _Existing(certificate, files, key_in_dir, legacy)
+
+    def _key_of(self, cert: Generated, existing: _Existing) -> PrivateKey:
+        if cert.name in self.keys:
+            return self.keys[cert.name]
+        if not existing.key_in_dir:
+            key = self.external_key(cert)
+        else:
+            key = load_key(
+                layout.read(existing.files.key, secret=True),
+                where=str(existing.files.key),
+                password=None,
+                password_env=None,
+            )
+        if not key_matches(key, existing.certificate):
+            raise CertificateError(
+                f"the private key of {cert.name!r} ({_key_where(cert, existing)}) does not "
+                f"match its certificate {existing.files.crt}",
+                hint="restore the key issued with that certificate; nothing was overwritten",
+            )
+        self.keys[cert.name] = key
+        return key
+
+    # --- decisions (public data only) -------------------------------------------------------
+
+    def _decide(self, role: Role, cert: Generated, existing: _Existing | None) -> list[str]:
+        if existing is None:
+            if isinstance(cert, GeneratedCA):
+                self._refuse_lost_ca(cert)
+            return ["new"]
+        reasons = self._change_reasons(cert, existing)
+        if isinstance(cert, GeneratedCA) and any(not r.startswith("expire") for r in reasons):
+            raise CertificateError(
+                f"CA {cert.name!r} would have to be replaced ({'; '.join(reasons)}), and a trust "
+                "anchor is never replaced implicitly: every certificate it signed would stop "
+                "working",
+                hint="revert that change in the spec; to move to a new CA, add it under a new "
+                "name and roll over (docs/rotation.md, client-CA rollover)",
+            )
+        return reasons
+
+    def _refuse_lost_ca(self, cert: GeneratedCA) -> None:
+        signed = [
+            c.name
+            for _, c in self.spec.all_certificates()
+            if getattr(c, "issuer", None) == cert.name and self._current(c.name) is not None
+        ]
+        owner = self._migrated_by_other(cert.name)
+        if owner:
+            raise CertificateError(
+                f"CA {cert.name!r} of the old shared PKI layout was taken over by stack "
+                f"{owner!r} ({self.dir.root / owner}); a CA belongs to one stack",
+                hint="give this stack its own CA under another name, or import that CA "
+                "explicitly ('import:' with its certificate and key files)",
+            )
+        if signed:
+            raise CertificateError(
+                f"CA {cert.name!r} has no certificate or key in {self.dir.path}, but "
+                f"{', '.join(signed)} signed by it are still there: a new CA would lock out "
+                "every certificate it issued",
+                hint=f"restore {self.dir.cert_dir(cert.name)}/ and {self.dir.manifest} from a "
+                "backup of the PKI directory (e.g. the CI cache); deploy never re-issues a CA",
+            )
+
+    def _migrated_by_other(self, name: str) -> str | None:
+        for stack, other in manifests.other_stacks(self.dir.root, self.dir.stack).items():
+            entry = other.entries.get(name)
+            if entry and any(g.migrated_from for g in entry.generations):
+                return stack
+        return None
+
+    def _change_reasons(self, cert: Generated, existing: _Existing) -> list[str]:
+        reasons = [
+            self._subject_reason(cert, existing.certificate),
+            self._key_reason(cert, existing),
+            self._issuer_reason(cert, existing.certificate),
+            _san_reason(cert, existing.certificate),
+            _purpose_reason(cert, existing.certificate),
+            _expiry_reason(existing.certificate, cert.renew_before_days, self.now),
+        ]
+        return [r for r in reasons if r]
+
+    def _subject_reason(self, cert: Generated, certificate: x509.Certificate) -> str | None:
+        if certificate.subject != subject_name(cert.subject):
+            return f"subject changed (was {certificate.subject.rfc4514_string()})"
+        return None
+
+    def _key_reason(self, cert: Generated, existing: _Existing) -> str | None:
+        if isinstance(cert, GeneratedCA) and cert.key is not None:
+            if self.write:  # the external key defines the key type; it must match if present
+                try:
+                    key = self.external_key(cert)
+                except CertificateError:
+                    return None  # needed only when something must be signed
+                if not key_matches(key, existing.certificate):
+                    raise CertificateError(
+                        f"the CA key from {_key_where(cert, existing)} does not match "
+                        f"{existing.files.crt}",
+                        hint="restore the CA's key in that source (a CA is never re-issued)",
+                    )
+                self.keys[cert.name] = key
+            return None
+        actual = key_type_of(existing.certificate.public_key())
+        return None if actual == cert.key_type else f"key type changed (was {actual or 'other'})"
+
+    def _issuer_reason(self, cert: Generated, certificate: x509.Certificate) -> str | None:
+        if isinstance(cert, GeneratedCA):
+            return None
+        signer = self._signer(cert.issuer)
+        if signer is None:
+            return f"issuer {cert.issuer!r} is issued first"
+        if not is_signed_by(certificate, signer.certificate):
+            return f"issuer changed (not signed by CA {cert.issuer!r})"
+        return None
+
+    # --- assess (plan) --------------------------------------------------------------------
+
+    def assess(self, role: Role, cert: object) -> None:
+        if isinstance(cert, ImportedCA | ImportedServer):
+            bundle = self._import_public(role, cert)
+            self._remember_bundle(bundle, cert.name, role == "ca", lambda: self._import_key(cert))
+            return
+        assert isinstance(cert, GeneratedCA | GeneratedServer | GeneratedClient)
+        existing = self._existing(cert)
+        reasons = self._decide(role, cert, existing)
+        if existing is not None:
+            self._remember(role, cert, existing)
+        if not reasons:
+            return
+        keeps_key = isinstance(cert, GeneratedCA) and existing is not None
+        fingerprint = _spki_fingerprint(existing.certificate) if keeps_key and existing else None
+        self.pending[cert.name] = Pending(cert.name, role, "; ".join(reasons), fingerprint)
+        if not isinstance(cert, GeneratedCA):
+            self.needs_signer[cert.issuer] = self._key_label(cert.issuer)
+        elif existing is not None or cert.key is not None:
+            self.needs_signer[cert.name] = self._key_label(cert.name)
+
+    def _key_label(self, ca: str) -> str:
+        spec_ca = self.spec.ca(ca)
+        if isinstance(spec_ca, GeneratedCA) and spec_ca.key is not None:
+            return _source_label(spec_ca.key.env, spec_ca.key.file)
+        if isinstance(spec_ca, ImportedCA) and spec_ca.import_.key is not None:
+            return _source_label(spec_ca.import_.key.env, spec_ca.import_.key.file)
+        return f"the PKI directory {self.dir.cert_dir(ca)}/"
+
+    # --- ensure (apply, certs) ------------------------------------------------------------
 
     def ensure(self, role: Role, cert: object) -> None:
         if isinstance(cert, ImportedCA | ImportedServer):
-            bundle = self._import(role, cert)
-            reason = f"from {cert.import_.certificate}"
-            self._record(bundle, "imported", reason, self._copy_imported(bundle))
+            self._ensure_imported(role, cert)
         elif isinstance(cert, GeneratedCA | GeneratedServer | GeneratedClient):
             self._ensure_generated(role, cert)
 
-    def _import(self, role: Role, cert: ImportedCA | ImportedServer) -> Bundle:
+    def _ensure_imported(self, role: Role, cert: ImportedCA | ImportedServer) -> None:
         bundle = import_bundle(cert.name, role, cert.import_, self.base_dir, self.env)
         bundle = dataclasses.replace(bundle, issuer_name=self._known_issuer(bundle))
+        self._remember_bundle(bundle, cert.name, role == "ca", lambda: self._import_key(cert))
+        written = self._copy_imported(role, bundle)
+        self._record(bundle, "imported", f"from {cert.import_.certificate}", written)
+
+    def _copy_imported(self, role: Role, bundle: Bundle) -> tuple[Path, ...]:
+        """The imported leaf and chain (never the key), as a generation, so the PKI dir shows
+        exactly what is uploaded; a new generation only when the source changed."""
+        files = {f"{bundle.name}.crt": (bundle.certificate_pem.encode("ascii"), False)}
+        if bundle.chain_pem:
+            files[f"{bundle.name}.chain.crt"] = (bundle.chain_pem.encode("ascii"), False)
+        found = self._current(bundle.name)
+        if found is not None and not found[1] and self._same_files(found[0], files):
+            return ()
+        fingerprint, not_after = bundle.fingerprint, bundle.not_after
+        return self._commit(bundle.name, role, files, fingerprint, not_after, "import")
+
+    def _same_files(self, current: CertFiles, files: Mapping[str, tuple[bytes, bool]]) -> bool:
+        on_disk = sorted(p for p in os.listdir(current.directory))
+        if on_disk != sorted(files):
+            return False
+        return all(layout.read(current.directory / n, secret=s) == d for n, (d, s) in files.items())
+
+    def _ensure_generated(self, role: Role, cert: Generated) -> None:
+        existing = self._existing(cert)
+        if existing is not None and existing.legacy:
+            existing = self._migrate(role, cert, existing)
+        if existing is not None and existing.key_in_dir:
+            self._key_of(cert, existing)  # a key that does not match is damage: stop here
+        reasons = self._decide(role, cert, existing)
+        if reasons and self.only is not None and cert.name not in self.only:
+            if existing is None:
+                raise CertificateError(
+                    f"certificate {cert.name!r} must be issued but the approved plan did not say "
+                    "so; nothing was issued",
+                    hint="run `deploy plan` again, review, and apply the new plan",
+                )
+            reasons = []
+        if existing is not None and not reasons:
+            self._keep(role, cert, existing)
+            return
+        reason = "; ".join(reasons)
+        action: Action = "renewed" if reason.startswith("expire") else "issued"
+        entry = self.manifest.entries.get(cert.name)
+        if existing is not None and entry is not None and entry.current:
+            reason += f"; generation {entry.current} kept"
+        issued = self._issue(cert, existing)
+        self.keys[cert.name] = issued.key
+        files = self._generation_files(cert, issued)
+        bundle = self._bundle(role, cert, issued.certificate, issued.key)
+        files |= self._p12_files(cert, bundle, None)
+        written = self._commit(cert.name, role, files, bundle.fingerprint, bundle.not_after, reason)
+        existing = self._existing(cert)
+        assert existing is not None
+        self._remember(role, cert, existing, with_key=True)
+        self._record(bundle, action, reason, written)
+
+    def _keep(self, role: Role, cert: Generated, existing: _Existing) -> None:
+        bundle = self._remember(role, cert, existing, with_key=True)
+        written: tuple[Path, ...] = ()
+        if isinstance(cert, GeneratedClient) and cert.p12 is not None:
+            written = self._refresh_p12(role, cert, bundle, existing)
+        reason = "unchanged" + ("; .p12 exported" if written else "")
+        self._record(bundle, "kept", reason, written)
+
+    def _refresh_p12(
+        self, role: Role, cert: GeneratedClient, bundle: Bundle, existing: _Existing
+    ) -> tuple[Path, ...]:
+        """A missing or stale .p12 (profile or password changed) gets a new generation holding
+        the same key and certificate, so every generation stays complete and immutable."""
+        assert cert.p12 is not None
+        password = self._p12_password(cert, existing.files)
+        p12 = existing.files.p12
+        if layout.exists(p12):
+            data = layout.read(p12, secret=True)
+            if p12_profile(data) == cert.p12.profile and p12_holds(data, password, bundle):
+                return ()
+        key = self._key_of(cert, existing)
+        files = self._generation_files(cert, Issued(existing.certificate, key))
+        files |= self._p12_files(cert, bundle, existing.files)
+        return self._commit(
+            cert.name, role, files, bundle.fingerprint, bundle.not_after, ".p12 exported"
+        )
+
+    def _migrate(self, role: Role, cert: Generated, existing: _Existing) -> _Existing:
+        """Move the old flat layout's files of this certificate into generations (hard links,
+        so no key is copied; the originals go only after the manifest lists the copies)."""
+        legacy = existing.files
+        secret_names = (legacy.key, legacy.p12, legacy.p12_password, legacy.previous_key)
+        if layout.exists(legacy.previous_crt):
+            self._migrate_files(
+                role, cert.name, {legacy.previous_crt: f"{cert.name}.crt",
+                                  legacy.previous_key: f"{cert.name}.key"},
+                secret_names, "previous generation, from the old flat layout",
+            )  # fmt: skip
+        current = {
+            p: p.name
+            for p in (legacy.crt, legacy.chain, legacy.key, legacy.p12, legacy.p12_password)
+        }
+        self._migrate_files(role, cert.name, current, secret_names, "from the old flat layout")
+        migrated = self._existing(cert)
+        assert migrated is not None
+        return migrated
+
+    def _migrate_files(
+        self,
+        role: Role,
+        name: str,
+        sources: Mapping[Path, str],
+        secret_names: tuple[Path, ...],
+        reason: str,
+    ) -> None:
+        present = {s: t for s, t in sources.items() if layout.exists(s)}
+        crt = next(s for s, t in present.items() if t == f"{name}.crt")
+        certificate = parse_certificates(layout.read(crt, secret=False), str(crt))[0]
+        for source in present:
+            if source in secret_names:
+                layout.check_secret(source)
+        self._commit(
+            name, role, {}, certificate_fingerprint(certificate),
+            certificate.not_valid_after_utc, reason,
+            links={s: (t, s in secret_names) for s, t in present.items()},
+        )  # fmt: skip
+        for source in present:
+            layout.remove(source)
+
+    def _generation_files(self, cert: Generated, issued: Issued) -> dict[str, tuple[bytes, bool]]:
+        files = {f"{cert.name}.crt": (issued.certificate_pem.encode("ascii"), False)}
+        if not (isinstance(cert, GeneratedCA) and cert.key is not None):
+            files[f"{cert.name}.key"] = (issued.key_pem.encode("ascii"), True)
+        return files
+
+    def _p12_files(
+        self, cert: Generated, bundle: Bundle, previous: CertFiles | None
+    ) -> dict[str, tuple[bytes, bool]]:
+        if not isinstance(cert, GeneratedClient) or cert.p12 is None:
+            return {}
+        found = self._current(cert.name)
+        source = previous or (found[0] if found else None)
+        password = self._p12_password(cert, source)
+        files: dict[str, tuple[bytes, bool]] = {}
+        if cert.p12.password_env is None:
+            files[f"{cert.name}.p12.password"] = (password + b"\n", True)
+        ca = self.bundles.get(cert.issuer)
+        files[f"{cert.name}.p12"] = (export_p12(bundle, ca, password, cert.p12.profile), True)
+        return files
+
+    def p12_password_ready(self, cert: GeneratedClient) -> None:
+        if cert.p12 is not None and cert.p12.password_env is not None:
+            self._p12_password(cert, None)
+
+    def _p12_password(self, cert: GeneratedClient, files: CertFiles | None) -> bytes:
+        assert cert.p12 is not None
+        variable = cert.p12.password_env
+        if variable is not None:
+            value = self.env.get(variable, "")
+            if not value:
+                state = "is not set" if variable not in self.env else "is empty"
+                raise CertificateError(
+                    f"environment variable {variable} {state}; it holds the .p12 password "
+                    f"for {cert.name!r}",
+                    hint=f"set {variable}, or drop 'password_env' to have a password generated",
+                )
+            return value.encode("utf-8")
+        if files is not None and layout.exists(files.p12_password):
+            stored = layout.read(files.p12_password, secret=True).decode("utf-8").strip()
+            if stored:
+                return stored.encode("utf-8")
+        if cert.name not in self._passwords:
+            self._passwords[cert.name] = secrets.token_urlsafe(24).encode("ascii")
+        return self._passwords[cert.name]
+
+    def _commit(
+        self,
+        name: str,
+        role: str,
+        files: Mapping[str, tuple[bytes, bool]],
+        fingerprint: str,
+        not_after: datetime,
+        reason: str,
+        links: Mapping[Path, tuple[str, bool]] | None = None,
+    ) -> tuple[Path, ...]:
+        """Write a complete generation beside the others, then switch the manifest to it."""
+        entry = self.manifest.entries.setdefault(name, Entry(role, None))
+        cert_dir = self.dir.cert_dir(name)
+        layout.ensure_directory(cert_dir, inside=True)
+        generation = entry.next_id(
+            [c.split(".")[1] if c.endswith(PARTIAL) else c for c in os.listdir(cert_dir)]
+        )
+        partial = cert_dir / f".{generation}{PARTIAL}"
+        layout.ensure_directory(partial, inside=True)
+        for file_name, (data, secret) in files.items():
+            layout.write_new(partial / file_name, data, secret=secret)
+        for source, (file_name, secret) in (links or {}).items():
+            layout.link_or_copy(source, partial / file_name, secret=secret)
+        layout.fsync_directory(partial)
+        final = cert_dir / generation
+        layout.rename(partial, final)
+        names = sorted([*files, *(t for t, _ in (links or {}).values())])
+        entry.generations.append(
+            Generation(
+                generation, fingerprint, not_after.isoformat(), self.now.isoformat(), reason,
+                names, [str(s.relative_to(self.dir.root)) for s in (links or {})],
+            )
+        )  # fmt: skip
+        entry.current = generation
+        manifests.save(self.dir, self.manifest)
+        return tuple(final / n for n in names)
+
+    def _issue(self, cert: Generated, existing: _Existing | None) -> Issued:
+        if isinstance(cert, GeneratedCA):
+            if existing is not None:  # renewal for expiry: same key, so its leaves stay valid
+                key = self._key_of(cert, existing)
+            elif cert.key is not None:
+                key = self.external_key(cert)
+            else:
+                key = generate_key(cert.key_type)
+            return issue_ca(cert.subject, cert.key_type, cert.validity_days, self.now, key=key)
+        signer = self._must_signer(cert.issuer).issued()
+        if isinstance(cert, GeneratedServer):
+            return issue_server(
+                signer, cert.subject, cert.key_type, cert.validity_days, self.now,
+                dns_names=cert.dns_names, ip_addresses=cert.ip_addresses,
+            )  # fmt: skip
+        return issue_client(signer, cert.subject, cert.key_type, cert.validity_days, self.now)
+
+    # --- remembering what exists ------------------------------------------------------------
+
+    def _remember(
+        self, role: Role, cert: Generated, existing: _Existing, *, with_key: bool = False
+    ) -> Bundle:
+        key_pem: str | None = None
+        if with_key and existing.key_in_dir:
+            key_pem = key_to_pem(self._key_of(cert, existing))
+        elif with_key:
+            try:
+                key_pem = key_to_pem(self._key_of(cert, existing))
+            except CertificateError:
+                key_pem = None  # an external CA key may be absent outside apply
+        bundle = Bundle.from_certificates(
+            cert.name,
+            role,
+            existing.certificate,
+            key_pem=key_pem,
+            issuer_name=None if isinstance(cert, GeneratedCA) else cert.issuer,
+        )
         self.bundles[cert.name] = bundle
-        if role == "ca":
+        if isinstance(cert, GeneratedCA):
             self.signers[cert.name] = _Signer(
-                cert.name, bundle.certificate, lambda: Issued.from_bundle(bundle).key
+                cert.name, existing.certificate, lambda: self._key_of(cert, existing)
             )
         return bundle
 
-    def _copy_imported(self, bundle: Bundle) -> tuple[Path, ...]:
-        """Copy the imported leaf and chain (never the key) into the PKI dir, so it shows
-        exactly what is uploaded; rewritten only when the source changed."""
-        files = CertFiles(self.pki, bundle.name)
-        written = []
-        for path, text in ((files.crt, bundle.certificate_pem), (files.chain, bundle.chain_pem)):
-            if text and write_if_changed(path, text.encode("ascii")):
-                written.append(path)
-        if not bundle.chain_pem and files.chain.exists():
-            files.chain.unlink()  # the chain was dropped from the spec; a stale copy misleads
-        return tuple(written)
+    def _bundle(
+        self, role: Role, cert: Generated, certificate: x509.Certificate, key: PrivateKey
+    ) -> Bundle:
+        issuer = None if isinstance(cert, GeneratedCA) else cert.issuer
+        key_pem = None if pkcs11.is_token_key(key) else key_to_pem(key)  # a token key stays
+        return Bundle.from_certificates(
+            cert.name, role, certificate, key_pem=key_pem, issuer_name=issuer
+        )
+
+    def _remember_bundle(
+        self, bundle: Bundle, name: str, is_ca: bool, load: Callable[[], PrivateKey]
+    ) -> None:
+        self.bundles[name] = bundle
+        if is_ca:
+            self.signers[name] = _Signer(name, bundle.certificate, load)
+
+    def _record(self, bundle: Bundle, action: Action, reason: str, files: tuple[Path, ...]) -> None:
+        self.actions.append(
+            CertAction(
+                bundle.name, bundle.role, action, reason, bundle.fingerprint, bundle.not_after,
+                files,
+            )
+        )  # fmt: skip
+
+    def _signer(self, name: str) -> _Signer | None:
+        return self.signers.get(name)
+
+    def _must_signer(self, name: str) -> _Signer:
+        signer = self.signers.get(name)
+        if signer is None:
+            raise CertificateError(
+                f"CA {name!r} is not available",
+                hint="list the CA under 'certificates.cas' before its leaves",
+            )
+        return signer
 
     def _known_issuer(self, bundle: Bundle) -> str | None:
         last = ([bundle.certificate, *bundle.chain])[-1]
@@ -185,195 +860,33 @@ class _Run:
             None,
         )
 
-    def _ensure_generated(self, role: Role, cert: Generated) -> None:
-        files = CertFiles(self.pki, cert.name)
-        external = isinstance(cert, GeneratedCA) and cert.key is not None
-        existing = self._existing(files, key_in_dir=not external)
-        change = self._change_reason(cert, existing) if existing is not None else None
-        if existing is not None and change is None:
-            self._keep(role, cert, files, existing)
-            return
-        # "renewed" only when expiry drove it; a spec or issuer change is a fresh issue.
-        action: Action = "renewed" if change and change.startswith("expire") else "issued"
-        reason = f"{change}; previous kept as {files.previous_crt.name}" if change else "new"
-        issued = self._issue(cert)
-        written = self._write(files, issued, external=external, replacing=existing is not None)
-        self.reissued.add(cert.name)
-        bundle = self._remember(
-            role, cert, issued.certificate, issued.key if not external else None
-        )
-        written += self._ensure_p12(cert, bundle, files, force=True)
-        self._record(bundle, action, reason, written)
+    # --- imported material ------------------------------------------------------------------
 
-    def _keep(self, role: Role, cert: Generated, files: CertFiles, existing: _Existing) -> None:
-        bundle = self._remember(role, cert, existing.certificate, existing.key)
-        written = self._ensure_p12(cert, bundle, files, force=False)
-        reason = "unchanged" + ("; .p12 exported" if written else "")
-        self._record(bundle, "kept", reason, written)
+    def _import_public(self, role: Role, cert: ImportedCA | ImportedServer) -> Bundle:
+        """Leaf and chain of an import, without reading its key (plan needs none)."""
+        certificates = load_certificates(resolve(cert.import_.certificate, self.base_dir))
+        chain = certificates[1:]
+        if cert.import_.chain is not None:
+            chain += load_certificates(resolve(cert.import_.chain, self.base_dir), "chain file")
+        bundle = Bundle.from_certificates(cert.name, role, certificates[0], chain)
+        return dataclasses.replace(bundle, issuer_name=self._known_issuer(bundle))
 
-    def _remember(
-        self, role: Role, cert: Generated, certificate: x509.Certificate, key: PrivateKey | None
-    ) -> Bundle:
-        issuer = None if isinstance(cert, GeneratedCA) else cert.issuer
-        key_pem = key_to_pem(key) if key is not None else self._external_key_pem(cert)
-        bundle = Bundle.from_certificates(
-            cert.name, role, certificate, key_pem=key_pem, issuer_name=issuer
-        )
-        self.bundles[cert.name] = bundle
-        if isinstance(cert, GeneratedCA):
-            self.signers[cert.name] = _Signer(
-                cert.name, certificate, self._ca_key_loader(cert, key)
-            )
-        return bundle
-
-    def _ca_key_loader(self, cert: GeneratedCA, key: PrivateKey | None) -> Callable[[], PrivateKey]:
-        def load() -> PrivateKey:
-            return key if key is not None else self._external_key(cert)
-
-        return load
-
-    def _record(self, bundle: Bundle, action: Action, reason: str, files: tuple[Path, ...]) -> None:
-        self.actions.append(
-            CertAction(
-                bundle.name,
-                bundle.role,
-                action,
-                reason,
-                bundle.fingerprint,
-                bundle.not_after,
-                files,
-            )
-        )
-
-    # --- existing files ----------------------------------------------------------------
-
-    def _existing(self, files: CertFiles, *, key_in_dir: bool) -> _Existing | None:
-        has_crt, has_key = files.crt.exists(), files.key.exists()
-        if key_in_dir and has_key and not has_crt:
+    def _import_key(self, cert: ImportedCA | ImportedServer) -> PrivateKey:
+        if cert.import_.key is None:
             raise CertificateError(
-                f"{files.key} exists but its certificate {files.crt.name} does not",
-                hint=f"restore {files.crt}, or move {files.key} away if that key is no longer "
-                "needed (deploy certs never overwrites a private key)",
+                f"certificate {cert.name!r} has no private key, so it cannot sign",
+                hint="give the CA's key ('import.key')",
             )
-        if not has_crt:
-            return None
-        certificate = parse_certificates(read_file(files.crt, "certificate file"), str(files.crt))[
-            0
-        ]
-        if not key_in_dir:
-            return _Existing(certificate, None)
-        if not has_key:
-            raise CertificateError(
-                f"{files.crt} exists but its private key {files.key.name} does not",
-                hint=f"restore {files.key}, or move {files.crt} away to issue a new certificate "
-                "and key",
-            )
-        return _Existing(certificate, self._matching_key(files, certificate))
-
-    def _matching_key(self, files: CertFiles, certificate: x509.Certificate) -> PrivateKey:
-        key = load_key(
-            read_file(files.key, "private key file"),
-            where=str(files.key),
-            password=None,
-            password_env=None,
-        )
-        if not key_matches(key, certificate):
-            raise CertificateError(
-                f"the private key {files.key} does not match the certificate {files.crt}",
-                hint=f"restore the key issued with {files.crt.name}, or move both files away "
-                "to issue a new pair (nothing was overwritten)",
-            )
-        return key
-
-    # --- change detection ----------------------------------------------------------------
-
-    def _change_reason(self, cert: Generated, existing: _Existing) -> str | None:
-        reasons = [
-            self._subject_reason(cert, existing.certificate),
-            self._key_reason(cert, existing),
-            self._issuer_reason(cert, existing.certificate),
-            _san_reason(cert, existing.certificate),
-            _purpose_reason(cert, existing.certificate),
-            _expiry_reason(existing.certificate, cert.renew_before_days, self.now),
-        ]
-        found = [r for r in reasons if r]
-        return "; ".join(found) if found else None
-
-    def _subject_reason(self, cert: Generated, certificate: x509.Certificate) -> str | None:
-        if certificate.subject != subject_name(cert.subject):
-            return f"subject changed (was {certificate.subject.rfc4514_string()})"
-        return None
-
-    def _key_reason(self, cert: Generated, existing: _Existing) -> str | None:
-        if isinstance(cert, GeneratedCA) and cert.key is not None:
-            return self._external_key_reason(cert, existing.certificate)
-        actual = key_type_of(existing.certificate.public_key())
-        return None if actual == cert.key_type else f"key type changed (was {actual or 'other'})"
-
-    def _external_key_reason(self, cert: GeneratedCA, certificate: x509.Certificate) -> str | None:
-        # The external key defines the key type; check it matches when it is available at all.
-        key = self._try_external_key(cert)
-        if key is not None and not key_matches(key, certificate):
-            raise CertificateError(
-                f"the CA key from {_key_label(cert)} does not match "
-                f"{CertFiles(self.pki, cert.name).crt}",
-                hint="restore the CA's key in that source, or move the .crt away to issue a new CA "
-                "with this key (every leaf will be re-issued)",
-            )
-        return None
-
-    def _issuer_reason(self, cert: Generated, certificate: x509.Certificate) -> str | None:
-        if isinstance(cert, GeneratedCA):
-            return None
-        if cert.issuer in self.reissued:
-            return f"issuer {cert.issuer!r} was re-issued"
-        if not is_signed_by(certificate, self._signer(cert.issuer).certificate):
-            return f"issuer changed (not signed by CA {cert.issuer!r})"
-        return None
-
-    # --- issuing and writing -------------------------------------------------------------
-
-    def _issue(self, cert: Generated) -> Issued:
-        if isinstance(cert, GeneratedCA):
-            key = self._external_key(cert) if cert.key is not None else generate_key(cert.key_type)
-            return issue_ca(cert.subject, cert.key_type, cert.validity_days, self.now, key=key)
-        signer = self._signer(cert.issuer).issued()
-        if isinstance(cert, GeneratedServer):
-            return issue_server(
-                signer, cert.subject, cert.key_type, cert.validity_days, self.now,
-                dns_names=cert.dns_names, ip_addresses=cert.ip_addresses,
-            )  # fmt: skip
-        return issue_client(signer, cert.subject, cert.key_type, cert.validity_days, self.now)
-
-    def _write(
-        self, files: CertFiles, issued: Issued, *, external: bool, replacing: bool
-    ) -> tuple[Path, ...]:
-        written: list[Path] = []
-        if replacing:
-            if not external and move_aside(files.key, files.previous_key):
-                written.append(files.previous_key)
-            if move_aside(files.crt, files.previous_crt):
-                written.append(files.previous_crt)
-        if not external:
-            write_atomic(files.key, issued.key_pem.encode("ascii"), secret=True)
-            written.append(files.key)
-        write_atomic(files.crt, issued.certificate_pem.encode("ascii"), secret=False)
-        written.append(files.crt)
-        return tuple(written)
-
-    def _signer(self, name: str) -> _Signer:
-        if name not in self.signers:
-            raise CertificateError(
-                f"CA {name!r} is not available",
-                hint="list the CA under 'certificates.cas' before its leaves",
-            )
-        return self.signers[name]
+        return load_key_source(cert.import_.key, self.base_dir, self.env)
 
     # --- external CA keys ----------------------------------------------------------------
 
-    def _external_key(self, cert: GeneratedCA) -> PrivateKey:
-        assert cert.key is not None
+    def external_key(self, cert: Generated) -> PrivateKey:
+        assert isinstance(cert, GeneratedCA) and cert.key is not None
+        uri = _token_uri(cert, self.env)
         try:
+            if uri is not None:  # the key stays on a PKCS#11 token; only signatures leave it
+                return pkcs11.load(uri, self.env, _source_label(cert.key.env, cert.key.file))
             return load_key_source(cert.key, self.base_dir, self.env)
         except CertificateError as exc:
             raise CertificateError(
@@ -381,71 +894,52 @@ class _Run:
                 hint=exc.hint,
             ) from None
 
-    def _try_external_key(self, cert: GeneratedCA) -> PrivateKey | None:
-        try:
-            return self._external_key(cert)
-        except CertificateError:
-            return None
-
-    def _external_key_pem(self, cert: Generated) -> str | None:
-        if not isinstance(cert, GeneratedCA) or cert.key is None:
-            return None
-        key = self._try_external_key(cert)
-        return key_to_pem(key) if key is not None else None
-
-    # --- .p12 ----------------------------------------------------------------------------
-
-    def _ensure_p12(
-        self, cert: Generated, bundle: Bundle, files: CertFiles, *, force: bool
-    ) -> tuple[Path, ...]:
-        if not isinstance(cert, GeneratedClient) or cert.p12 is None:
-            return ()
-        password, written = self._p12_password(cert, files)
-        if not force and files.p12.exists():
-            data = files.p12.read_bytes()
-            if p12_profile(data) == cert.p12.profile and p12_holds(data, password, bundle):
-                return written
-        ca = self.bundles.get(cert.issuer)
-        write_atomic(files.p12, export_p12(bundle, ca, password, cert.p12.profile), secret=True)
-        return (*written, files.p12)
-
-    def _p12_password(
-        self, cert: GeneratedClient, files: CertFiles
-    ) -> tuple[bytes, tuple[Path, ...]]:
-        assert cert.p12 is not None
-        variable = cert.p12.password_env
-        if variable is not None:
-            value = self.env.get(variable, "")
-            if not value:
-                state = "is not set" if variable not in self.env else "is empty"
-                raise CertificateError(
-                    f"environment variable {variable} {state}; it holds the .p12 password "
-                    f"for {cert.name!r}",
-                    hint=f"set {variable}, or drop 'password_env' to have a password generated",
-                )
-            return value.encode("utf-8"), ()
-        if files.p12_password.exists():
-            stored = files.p12_password.read_text(encoding="utf-8").strip()
-            if stored:
-                return stored.encode("utf-8"), ()
-        password = secrets.token_urlsafe(24)
-        write_atomic(files.p12_password, (password + "\n").encode("ascii"), secret=True)
-        return password.encode("ascii"), (files.p12_password,)
-
-    # --- read-only loading -----------------------------------------------------------------
+    # --- read-only loading with keys ----------------------------------------------------------
 
     def load(self, role: Role, cert: object) -> Bundle:
         if isinstance(cert, ImportedCA | ImportedServer):
-            return self._import(role, cert)
+            bundle = import_bundle(cert.name, role, cert.import_, self.base_dir, self.env)
+            bundle = dataclasses.replace(bundle, issuer_name=self._known_issuer(bundle))
+            self._remember_bundle(bundle, cert.name, role == "ca", lambda: self._import_key(cert))
+            return bundle
         assert isinstance(cert, GeneratedCA | GeneratedServer | GeneratedClient)
-        files = CertFiles(self.pki, cert.name)
-        external = isinstance(cert, GeneratedCA) and cert.key is not None
-        if not files.crt.exists() or (not external and not files.key.exists()):
-            missing = files.crt if not files.crt.exists() else files.key
-            raise CertificateError(f"{missing} does not exist", hint=_RERUN)
-        existing = self._existing(files, key_in_dir=not external)
-        assert existing is not None
-        return self._remember(role, cert, existing.certificate, existing.key)
+        existing = self._existing(cert)
+        if existing is None:
+            raise CertificateError(
+                f"certificate {cert.name!r} is not issued yet (nothing in {self.dir.path})",
+                hint=_RERUN,
+            )
+        return self._remember(role, cert, existing, with_key=True)
+
+
+def _token_uri(cert: GeneratedCA, env: Mapping[str, str]) -> str | None:
+    assert cert.key is not None
+    value = env.get(cert.key.env, "") if cert.key.env else str(cert.key.file)
+    return value if pkcs11.is_uri(value) else None
+
+
+def _restore_key_hint(files: CertFiles, cert: Generated) -> str:
+    if isinstance(cert, GeneratedCA):
+        return (
+            f"restore {files.key.name} into {files.directory}/ from a backup of the PKI "
+            "directory; a CA key is never re-issued (earlier generations: `deploy certs SPEC "
+            "--history`)"
+        )
+    return f"restore {files.key.name} into {files.directory}/ from a backup of the PKI directory"
+
+
+def _key_where(cert: Generated, existing: _Existing) -> str:
+    if isinstance(cert, GeneratedCA) and cert.key is not None:
+        return _source_label(cert.key.env, cert.key.file)
+    return str(existing.files.key)
+
+
+def _source_label(env: str | None, file: Path | None) -> str:
+    return f"environment variable {env}" if env else f"file {file}"
+
+
+def _spki_fingerprint(certificate: x509.Certificate) -> str:
+    return hashlib.sha256(spki_der(certificate.public_key())).hexdigest()
 
 
 def _san_reason(cert: Generated, certificate: x509.Certificate) -> str | None:
@@ -480,8 +974,3 @@ def _expiry_reason(
     if end - now <= timedelta(days=renew_before_days):
         return f"expires on {end:%Y-%m-%d}, within renew_before_days={renew_before_days}"
     return None
-
-
-def _key_label(cert: GeneratedCA) -> str:
-    assert cert.key is not None
-    return f"environment variable {cert.key.env}" if cert.key.env else f"file {cert.key.file}"

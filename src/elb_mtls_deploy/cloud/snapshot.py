@@ -1,0 +1,54 @@
+"""Read what a stack may own: one list call per resource kind, in two parallel steps.
+
+The I/O half of observing (the pure half is `elb_mtls_deploy.observe`): it asks a
+`CloudApi` for the stack's certificates, the listeners of its load balancers, its pools
+and their monitors and members, and returns the raw results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from elb_mtls_deploy.cloud.base import CloudApi, Observed
+from elb_mtls_deploy.state import marker
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Raw list results, before ownership and key mapping."""
+
+    certificates: tuple[Observed, ...]
+    listeners: tuple[Observed, ...]
+    pools: tuple[Observed, ...]
+    healthmonitors: tuple[Observed, ...]
+    members: tuple[Observed, ...]
+
+
+def take(cloud: CloudApi, stack: str, loadbalancer_ids: Sequence[str]) -> Snapshot:
+    """Five list calls (plus pages), in two parallel steps: certificates, listeners and
+    pools first, then the pools' monitors and members. Cost grows with pages and the
+    dependency depth (2 round trips), not with the number of resources."""
+    description = marker(stack)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        certificates = pool.submit(cloud.list_certificates, description)
+        listeners = pool.submit(cloud.list_listeners, loadbalancer_ids)
+        pools = [p for p in cloud.list_pools(description) if _owned_by_name(p, stack)]
+        hm_ids = sorted(
+            {str(p.fields["healthmonitor_id"]) for p in pools if p.fields.get("healthmonitor_id")}
+        )
+        monitors = pool.submit(cloud.list_healthmonitors, hm_ids) if hm_ids else None
+        members = cloud.list_members([p.id for p in pools]) if pools else []
+        return Snapshot(
+            tuple(certificates.result()),
+            tuple(listeners.result()),
+            tuple(pools),
+            tuple(monitors.result() if monitors else ()),
+            tuple(members),
+        )
+
+
+def _owned_by_name(item: Observed, stack: str) -> bool:
+    # Only this stack's pools have members and monitors worth listing.
+    return item.description == marker(stack) and item.name.startswith(f"{stack}-")
