@@ -649,19 +649,19 @@ def cmd_output(args: argparse.Namespace, out: Out) -> int:
 
 def _served_dataplane(loaded: Loaded) -> tuple[list[dict[str, Any]] | None, str | None]:
     """The emulator's data plane when `deploy emulator serve` runs over the spec's state."""
-    from elb_mtls_deploy.spec.model import EmbeddedTarget
+    from elb_mtls_deploy import workflow
 
-    target = loaded.spec.target
-    if not isinstance(target, EmbeddedTarget):
+    directory = workflow.state_dir(loaded)
+    if directory is None:
         return None, None
     from elb_mtls_deploy.emulator import discover_server
     from elb_mtls_deploy.verify.target import dataplane
 
-    endpoint = discover_server(target.state_dir)
+    endpoint = discover_server(directory)
     if endpoint is None:
         return None, (
             "no data-plane endpoints: the emulator is not running; start `deploy emulator "
-            f"serve --state-dir {target.state_dir}` and run `deploy output` again"
+            f"serve --state-dir {directory}` and run `deploy output` again"
         )
     return dataplane(endpoint), None
 
