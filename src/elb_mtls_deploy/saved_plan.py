@@ -12,6 +12,7 @@ observed. Secrets are never in it: records carry fingerprints, payloads stay out
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -230,7 +231,7 @@ def _is_change(entry: Any) -> bool:
 
 def check_spec(saved: SavedPlan, source: str, spec_path: str, spec_digest: str) -> None:
     """The plan must come from this very spec file, unchanged."""
-    if saved.spec_path != spec_path:
+    if posixpath.normpath(saved.spec_path) != posixpath.normpath(spec_path):
         raise PlanError(
             f"{source}: refusing a plan made from the spec {saved.spec_path}, not {spec_path}",
             hint=f"plan {spec_path} and apply that plan",
