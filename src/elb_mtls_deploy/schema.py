@@ -36,6 +36,12 @@ DESCRIPTIONS: dict[str, str] = {
     "Certificates.cas": "CAs: generated here, or imported. A CA bound as client_ca checks clients.",
     "Certificates.servers": "Server certificates the load balancer presents.",
     "Certificates.clients": "Client certificates to issue (exported as .p12) for mutual TLS.",
+    "Certificates.revoked": (
+        "Client certificates backends must refuse (`deploy revoked` writes the deny-list)."
+    ),
+    "Revoked.client": "A former client of this spec: every generation of it is revoked.",
+    "Revoked.serial": "The serial number of one certificate (e.g. one made by `deploy sign`).",
+    "Revoked.reason": "Why, for the deny-list.",
     # targets
     "EmbeddedTarget.kind": "`embedded`: the ELB emulator on 127.0.0.1, no cloud account.",
     "EmbeddedTarget.state_dir": "Directory of the emulator's SQLite state.",
@@ -44,6 +50,9 @@ DESCRIPTIONS: dict[str, str] = {
     "HuaweiCloudTarget.region": "Region id, e.g. cn-north-4 or ap-southeast-1.",
     "HuaweiCloudTarget.project_id": (
         "Project id of the region (32 hex digits); else HUAWEICLOUD_SDK_PROJECT_ID."
+    ),
+    "HuaweiCloudTarget.enterprise_project_id": (
+        "Enterprise project of the resources, for users scoped to one (`0` is the default)."
     ),
     "HuaweiCloudTarget.api": _API,
     "HuaweiCloudTarget.endpoint": (
