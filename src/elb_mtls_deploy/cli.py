@@ -59,12 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     _globals(parser, args)
     out = Out(args.output == "json", no_color=args.no_color)
-    if args.func.__module__.startswith("elb_mtls_deploy.emulator"):
-        return int(args.func(args))  # the emulator's own commands print for themselves
     TERMINATION.received, TERMINATION.engine_stop = False, None
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, TERMINATION) if main_thread else None
     try:
+        if args.func.__module__.startswith("elb_mtls_deploy.emulator"):
+            return int(args.func(args))  # the emulator's own commands print for themselves
         return int(args.func(args, out))
     except KeyboardInterrupt:
         out.err("interrupted")
