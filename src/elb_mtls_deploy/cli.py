@@ -75,12 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from elb_mtls_deploy.errors import DeployError
 
         if isinstance(exc, DeployError):
-            out.err(f"error: {exc}")
+            message = str(exc)
         else:
-            out.err(
-                f"error: unexpected {type(exc).__name__}; this is a bug in elb-mtls-deploy "
+            message = (
+                f"unexpected {type(exc).__name__}; this is a bug in elb-mtls-deploy "
                 "(run again with --debug for the traceback and report it)"
             )
+        out.err(f"error: {message}")
+        out.data({"error": {"type": type(exc).__name__, "message": message}})
         return EXIT_ERROR
     finally:
         if main_thread and previous is not None:

@@ -95,3 +95,14 @@ def test_debug_decides_for_emulator_commands_too(
     assert "unexpected RuntimeError" in capsys.readouterr().err
     with pytest.raises(RuntimeError, match="boom"):
         main(["--debug", "emulator", "state"])
+
+
+def test_an_error_is_a_json_document_too(
+    workdir: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "missing.yaml", "--output", "json"]) == 1
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["error"]["type"] == "SpecError"
+    assert "missing.yaml: no such file" in document["error"]["message"]
+    assert "error: missing.yaml: no such file" in captured.err
