@@ -139,3 +139,12 @@ def test_apply_and_destroy_report_every_resource_in_json(stack: Stack) -> None:
     gone = json.loads(out)
     assert gone["command"] == "destroy" and gone["summary"] == {"deleted": 7}
     assert all(r["id"] for r in gone["resources"])
+
+
+def test_text_apply_names_each_resource_id(stack: Stack) -> None:
+    stack.write(spec_text())
+    code, out, err = stack.run("apply", str(stack.spec), "--auto-approve")
+    assert code == 0, err
+    [listener] = stack.owned("listeners")
+    [line] = [x for x in out.splitlines() if "create listener www" in x]
+    assert line.startswith("  ok ") and line.endswith(f"[id={listener['id']}]")
