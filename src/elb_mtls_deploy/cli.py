@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
-MAX_PASSES = 3  # apply passes before giving up on a cloud that keeps changing under us
 
 
 class _Termination:
@@ -59,12 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     _globals(parser, args)
     out = Out(args.output == "json", no_color=args.no_color)
-    if args.func.__module__.startswith("elb_mtls_deploy.emulator"):
-        return int(args.func(args))  # the emulator's own commands print for themselves
     TERMINATION.received, TERMINATION.engine_stop = False, None
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, TERMINATION) if main_thread else None
     try:
+        if args.func.__module__.startswith("elb_mtls_deploy.emulator"):
+            return int(args.func(args))  # the emulator's own commands print for themselves
         return int(args.func(args, out))
     except KeyboardInterrupt:
         out.err("interrupted")
@@ -76,12 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         exc = exc if isinstance(exc, DeployError) else from_os_error(exc) or exc
         if isinstance(exc, DeployError):
-            out.err(f"error: {exc}")
+            message = str(exc)
         else:
-            out.err(
-                f"error: unexpected {type(exc).__name__}; this is a bug in elb-mtls-deploy "
+            message = (
+                f"unexpected {type(exc).__name__}; this is a bug in elb-mtls-deploy "
                 "(run again with --debug for the traceback and report it)"
             )
+        out.err(f"error: {message}")
+        out.data({"error": {"type": type(exc).__name__, "message": message}})
         return EXIT_ERROR
     finally:
         if main_thread and previous is not None:
@@ -479,18 +479,18 @@ def _converge(
     args: Any,
     approved: bool = False,
 ) -> int:
-    """Apply, then plan again until the cloud matches (bounded); report every resource."""
-    from elb_mtls_deploy import workflow
+    """Show the plan, take the approval, run the loop, print what it did; every resource
+    is in the JSON report."""
+    from elb_mtls_deploy.converge import converge
     from elb_mtls_deploy.errors import DeployError
     from elb_mtls_deploy.output import apply_document
     from elb_mtls_deploy.render import render_text
 
     command = "destroy" if plan_is_destroy(args) else "apply"
-    before, plan = planned.observed, planned.plan
-    reports: list[Report] = []
+    plan = planned.plan
 
-    def finish(status: str, code: int, after: Any = None) -> int:
-        out.data(apply_document(command, plan.stack, status, before, reports, after))
+    def finish(status: str, code: int, reports: Any = (), after: Any = None) -> int:
+        out.data(apply_document(command, plan.stack, status, planned.observed, reports, after))
         return code
 
     out.line(render_text(plan, out.colour, legend=True))
@@ -498,53 +498,63 @@ def _converge(
         raise DeployError("the plan has conflicts; nothing was changed", hint="see the plan above")
     if plan.empty and not _issues(planned):
         _where(conn, out, command)
-        return finish("no changes", EXIT_OK, planned.observed)
+        return finish("no changes", EXIT_OK, after=planned.observed)
     if not (args.auto_approve or approved) and not _confirm(out):
         out.err(f"{command} cancelled; nothing was changed")
-        return finish("cancelled", EXIT_ERROR, planned.observed)
-    for attempt in range(1, MAX_PASSES + 1):
-        planned = _issue(planned, loaded, conn, out)
-        report = _run(planned, loaded, out, conn, getattr(args, "workers", 8))
-        reports.append(report)
-        _print_report(report, out)
-        if report.interrupted:
-            code = EXIT_TERMINATED if TERMINATION.received else EXIT_INTERRUPTED
-            return finish("interrupted", code)
-        if report.failed:
-            return finish("failed", EXIT_ERROR)
-        planned = workflow.make_plan(
-            loaded, conn, destroy=command == "destroy", issued=planned.issued
+        return finish("cancelled", EXIT_ERROR, after=planned.observed)
+    result = converge(
+        planned,
+        loaded,
+        conn,
+        destroy=command == "destroy",
+        workers=getattr(args, "workers", 8),
+        events=_events(out),
+        stop_requested=lambda: TERMINATION.received,
+    )
+    codes = {"applied": EXIT_OK, "failed": EXIT_ERROR, "not converged": EXIT_ERROR}
+    code = codes.get(result.status, EXIT_TERMINATED if TERMINATION.received else EXIT_INTERRUPTED)
+    if result.remaining is not None:
+        out.err("error: the cloud still differs from the spec after apply:")
+        out.err(render_text(result.remaining))
+        out.err(
+            "Another writer may be changing this stack at the same time (a second "
+            "pipeline?). Serialise applies (GitLab resource_group) and re-run apply."
         )
-        if planned.plan.empty:
-            break
-        if attempt == MAX_PASSES or planned.plan.conflicts:
-            out.err("error: the cloud still differs from the spec after apply:")
-            out.err(render_text(planned.plan))
-            out.err(
-                "Another writer may be changing this stack at the same time (a second "
-                "pipeline?). Serialise applies (GitLab resource_group) and re-run apply."
-            )
-            return finish("not converged", EXIT_ERROR, planned.observed)
-        # Someone else changed the stack while we applied (or left duplicates): go again.
-        out.line(f"The cloud changed during apply; converging again (pass {attempt + 1}):")
-        out.line(render_text(planned.plan, out.colour))
-    out.line("Apply complete; a fresh plan shows no changes.")
-    _where(conn, out, command)
-    return finish("applied", EXIT_OK, planned.observed)
+    if result.status == "applied":
+        out.line("Apply complete; a fresh plan shows no changes.")
+        _where(conn, out, command)
+    return finish(result.status, code, result.reports, result.after)
 
 
-def _issue(planned: Planned, loaded: Loaded, conn: Connection, out: Out) -> Planned:
-    """After approval: issue what the plan said (the PKI is written here, never in plan)."""
-    from elb_mtls_deploy import workflow
+def _events(out: Out) -> Any:
+    from elb_mtls_deploy.converge import Events
+    from elb_mtls_deploy.output import progress_line
+    from elb_mtls_deploy.render import render_text
 
-    issued, report = workflow.issue_planned(loaded, conn, planned)
-    for cert in report.certificates if report is not None else ():
-        if cert.action != "kept" or cert.files:
-            out.line(
-                f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} "
-                f"sha256:{cert.fingerprint[:16]}…  ({cert.reason})"
-            )
-    return issued
+    def issued(cert: Any) -> None:
+        out.line(
+            f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} "
+            f"sha256:{cert.fingerprint[:16]}…  ({cert.reason})"
+        )
+
+    def engine(stop: Any) -> None:
+        TERMINATION.engine_stop = stop  # SIGTERM now stops the engine like Ctrl-C
+
+    def passed(report: Report, seconds: float) -> None:
+        out.line(f"  ({seconds:.2f}s)")
+        _print_report(report, out)
+
+    def again(plan: Plan, attempt: int) -> None:
+        out.line(f"The cloud changed during apply; converging again (pass {attempt}):")
+        out.line(render_text(plan, out.colour))
+
+    return Events(
+        issued=issued,
+        outcome=lambda outcome: out.line(progress_line(outcome)),
+        engine=engine,
+        passed=passed,
+        again=again,
+    )
 
 
 def plan_is_destroy(args: Any) -> bool:
@@ -557,33 +567,6 @@ def _confirm(out: Out) -> bool:
         return False
     answer = input("Apply these changes? Only 'yes' will be accepted: ")
     return answer.strip() == "yes"
-
-
-def _run(planned: Planned, loaded: Loaded, out: Out, conn: Connection, workers: int) -> Report:
-    from elb_mtls_deploy.apply import Engine, initial_ids
-    from elb_mtls_deploy.output import progress_line
-
-    ids = initial_ids(planned.observed.records)
-    engine = Engine(
-        conn.cloud,
-        loaded.spec.stack,
-        ids,
-        workers=workers,
-        on_outcome=lambda outcome: out.line(progress_line(outcome)),
-        placement=planned.placement,
-    )
-    conn.cloud.stop = engine.stop  # Ctrl-C, SIGTERM or a failure also ends retry back-offs
-    started = time.monotonic()
-    TERMINATION.engine_stop = engine.stop
-    try:
-        if TERMINATION.received:
-            engine.stop.set()
-        report = engine.run(planned.plan)
-    finally:
-        TERMINATION.engine_stop = None
-    report.interrupted = report.interrupted or TERMINATION.received
-    out.line(f"  ({time.monotonic() - started:.2f}s)")
-    return report
 
 
 def _print_report(report: Report, out: Out) -> None:
@@ -694,19 +677,19 @@ def cmd_output(args: argparse.Namespace, out: Out) -> int:
 
 def _served_dataplane(loaded: Loaded) -> tuple[list[dict[str, Any]] | None, str | None]:
     """The emulator's data plane when `deploy emulator serve` runs over the spec's state."""
-    from elb_mtls_deploy.spec.model import EmbeddedTarget
+    from elb_mtls_deploy import workflow
 
-    target = loaded.spec.target
-    if not isinstance(target, EmbeddedTarget):
+    directory = workflow.state_dir(loaded)
+    if directory is None:
         return None, None
     from elb_mtls_deploy.emulator import discover_server
     from elb_mtls_deploy.verify.target import dataplane
 
-    endpoint = discover_server(target.state_dir)
+    endpoint = discover_server(directory)
     if endpoint is None:
         return None, (
             "no data-plane endpoints: the emulator is not running; start `deploy emulator "
-            f"serve --state-dir {target.state_dir}` and run `deploy output` again"
+            f"serve --state-dir {directory}` and run `deploy output` again"
         )
     return dataplane(endpoint), None
 

@@ -51,6 +51,9 @@ DESCRIPTIONS: dict[str, str] = {
     "HuaweiCloudTarget.project_id": (
         "Project id of the region (32 hex digits); else HUAWEICLOUD_SDK_PROJECT_ID."
     ),
+    "HuaweiCloudTarget.enterprise_project_id": (
+        "Enterprise project of the resources, for users scoped to one (`0` is the default)."
+    ),
     "HuaweiCloudTarget.api": _API,
     "HuaweiCloudTarget.endpoint": (
         "ELB endpoint URL instead of https://elb.<region>.myhuaweicloud.com."
