@@ -369,6 +369,24 @@ class Listener(Model):
         return "+".join(self.client_cas) or None
 
 
+# --- adoption (`deploy import`, docs/import.md) ----------------------------------------
+
+CloudId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AdoptedCertificate(Model):
+    id: CloudId
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Adopt(Model):
+    """Cloud resources made outside the tool that this stack takes over in place, by id."""
+
+    certificates: dict[Name, AdoptedCertificate] = {}
+    listeners: dict[Name, CloudId] = {}
+    pools: dict[Name, CloudId] = {}
+
+
 # --- the stack ------------------------------------------------------------------------
 
 
@@ -383,6 +401,7 @@ class Spec(Model):
     pki_dir: Path = Path("pki")
     certificates: Certificates = Certificates()
     listeners: Annotated[tuple[Listener, ...], Field(min_length=1)]
+    adopt: Adopt = Adopt()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Spec:
