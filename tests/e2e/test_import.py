@@ -192,6 +192,12 @@ class World:
         captured = self.capsys.readouterr()
         return code, captured.out, captured.err
 
+    def verify(self, spec: Path) -> dict[str, str]:
+        """`deploy verify`: check name -> status."""
+        _, out, _ = self.run("--output", "json", "verify", str(spec))
+        document = json.loads(out)
+        return {r["check"]: r["status"] for r in document["results"]}
+
     def cloud(self) -> dict[str, Any]:
         return emulator_state(self.server.emulator)
 
@@ -210,7 +216,7 @@ def world(
     pki = guide_pki(workdir / "guide")
     state_dir = workdir / ".elb-emulator"
     state_dir.mkdir()
-    with start_server(state_dir, announce=True, dataplane=False) as server:
+    with start_server(state_dir, announce=True, dataplane=True) as server:
         console = Console(server.endpoint, flavour)
         server_id = console.certificate(
             "server-cert",
@@ -244,6 +250,11 @@ def test_import_plan_apply_adopts_in_place(world: World) -> None:
 
     code, out, err = world.run("validate", str(spec))
     assert code == 0, out + err
+    before = world.verify(spec)
+    # The data plane serves the adopted listener; mutual TLS refuses what it must. The one
+    # failure is the truth about the guide's certificate: modern clients reject SHA-1.
+    assert before["no-client-cert"] == before["foreign-ca"] == "pass"
+    assert before["hostname"] == "fail"
 
     code, out, err = world.run("--output", "json", "plan", str(spec))
     assert code == 0, err
@@ -271,6 +282,7 @@ def test_import_plan_apply_adopts_in_place(world: World) -> None:
     code, out, err = world.run("--output", "json", "plan", str(spec), "--detailed-exitcode")
     assert code == 0, out + err
     assert json.loads(out)["resource_changes"] == []
+    assert world.verify(spec) == before  # adoption changed nothing the data plane serves
 
 
 def _ids(cloud: dict[str, Any]) -> dict[str, list[str]]:
