@@ -27,6 +27,7 @@ from elb_mtls_deploy.cli import main
 from elb_mtls_deploy.emulator import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, start_server
 from elb_mtls_deploy.emulator.constants import (
     SEEDED_DEDICATED_LB_ID,
+    SEEDED_NO_IP_TARGET_LB_ID,
     SEEDED_SHARED_LB_ID,
     SEEDED_SUBNET_ID,
 )
@@ -288,3 +289,72 @@ def test_import_plan_apply_adopts_in_place(world: World) -> None:
 def _ids(cloud: dict[str, Any]) -> dict[str, list[str]]:
     kinds = ("certificates", "listeners", "pools", "members", "healthmonitors")
     return {kind: sorted(r["id"] for r in cloud[kind]) for kind in kinds}
+
+
+# --- refusals: exit 1, one message, nothing written ------------------------------------
+
+
+def _refused(world: World, *extra: str, out_name: str = "spec.yaml") -> str:
+    spec = world.root / out_name
+    existed = spec.exists()
+    code, out, err = world.run(
+        "import", "--loadbalancer", world.ids["lb"], "--stack", "shop", "--out", str(spec),
+        "--embedded", *extra,
+    )  # fmt: skip
+    assert code == 1, out + err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert spec.exists() == existed
+    assert not (world.root / "imported").exists()
+    return err
+
+
+def _raw_listener(world: World, lb: str) -> str:
+    from huaweicloudsdkelb import v3 as m
+
+    option = m.CreateListenerOption(
+        name="other-site", loadbalancer_id=lb, protocol="HTTPS", protocol_port=443,
+        default_tls_container_ref=world.ids["server"],
+    )  # fmt: skip
+    body = m.CreateListenerRequestBody(listener=option)
+    client = Console(world.endpoint, "v3").client()
+    return str(client.create_listener(m.CreateListenerRequest(body=body)).listener.id)
+
+
+@pytest.mark.parametrize("world", ["v3"], indirect=True)
+def test_refuses_a_listener_another_stack_owns(world: World) -> None:
+    from huaweicloudsdkelb import v3 as m
+
+    option = m.UpdateListenerOption(name="other-www", description=marker("other"))
+    Console(world.endpoint, "v3").client().update_listener(
+        m.UpdateListenerRequest(
+            listener_id=world.ids["listener"], body=m.UpdateListenerRequestBody(listener=option)
+        )
+    )
+    err = _refused(world)
+    assert "is owned by stack 'other'" in err
+
+
+@pytest.mark.parametrize("world", ["v3"], indirect=True)
+def test_refuses_listeners_of_several_load_balancers(world: World) -> None:
+    elsewhere = _raw_listener(world, SEEDED_NO_IP_TARGET_LB_ID)
+    err = _refused(world, "--listener", world.ids["listener"], "--listener", elsewhere)
+    assert f"listener {elsewhere} is not on load balancer" in err
+    assert "one import covers one load balancer" in err
+
+
+@pytest.mark.parametrize("world", ["v3"], indirect=True)
+def test_refuses_a_certificate_bound_outside_the_import(world: World) -> None:
+    elsewhere = _raw_listener(world, SEEDED_NO_IP_TARGET_LB_ID)
+    err = _refused(world)
+    assert f"is also used by listener(s) other-site ({elsewhere}) outside this import" in err
+
+
+@pytest.mark.parametrize("world", ["v3"], indirect=True)
+def test_refuses_an_existing_out_file(world: World) -> None:
+    spec = world.root / "spec.yaml"
+    spec.write_text("# mine\n")
+    calls = dict(world.server.emulator.stats.snapshot()["by_status"])  # the console's setup
+    err = _refused(world)
+    assert "already exists; deploy import never overwrites a spec" in err
+    assert spec.read_text() == "# mine\n"
+    assert world.server.emulator.stats.snapshot()["by_status"] == calls  # no API call made
