@@ -78,18 +78,21 @@ def mark_adopted(desired: State, spec: Spec) -> State:
     return replace(desired, records=records)
 
 
-def adoption_conflicts(spec: Spec, observed: State) -> list[str]:
-    """What makes an adoption unsafe to apply: an adopted id that is gone (and nothing of
-    the stack took its place), or one another stack has marked since the import."""
+def adoption_conflicts(spec: Spec, desired: State, observed: State) -> list[str]:
+    """What makes an adoption unsafe to apply: an adopted resource the spec still uses that
+    is gone (apply would create a new one instead), or one another stack has marked since
+    the import. One the spec no longer uses (a CA rolled over) may be gone."""
     problems = []
     for cloud_id, record_key in sorted(adoption(spec).items(), key=lambda item: item[1]):
         have = observed.records.get(record_key)
         kind, name = record_key.split(":", 1)
-        if have is None:
+        if have is None and record_key in desired.records:
             problems.append(
                 f"adopt: {kind} {name} (id {cloud_id}) is not in the cloud; remove the entry "
                 "from 'adopt' (and the resource from the spec if it should not be created)"
             )
+            continue
+        if have is None:
             continue
         description = have.fields.get("description")
         if (

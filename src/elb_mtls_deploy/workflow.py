@@ -286,7 +286,7 @@ def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None
     conflicts: list[str] = []
     if view is not None:
         desired, conflicts = trust_anchor_guard(spec, view, desired, observed)
-        conflicts += adoption_conflicts(spec, observed)
+        conflicts += adoption_conflicts(spec, desired, observed)
     plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
     notes = (*issuance_notes(spec, view), *rollover_warnings(desired, observed))
     if view is not None and not isinstance(spec.target, EmbeddedTarget):

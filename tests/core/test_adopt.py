@@ -144,19 +144,36 @@ def test_no_adopt_section_changes_nothing() -> None:
     assert mark_adopted(want, spec()) is want
 
 
+def test_an_adopted_name_the_spec_does_not_describe_is_refused() -> None:
+    """It would be observed as this stack's and planned for deletion."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"adopt\.listeners: 'wwww' is not one of"):
+        spec(listeners={"wwww": "L1"})
+
+
 def test_an_id_adopted_twice_is_refused() -> None:
     with pytest.raises(SpecError, match="adopted twice"):
         adoption(spec(listeners={"www": "X"}, pools={"www": "X"}))
 
 
 def test_conflicts_gone_or_owned_by_another_stack() -> None:
-    s = spec(listeners={"www": "L1"}, pools={"www": "P1"})
+    s = spec(listeners={"www": "L1"}, pools={"www": "P1"}, certificates={
+        "web": {"id": "C0", "sha256": "0" * 64}})  # fmt: skip
+    want = State.of(
+        [
+            Record("listener", "listener:www", "st-www", {}),
+            Record("pool", "pool:www", "st-www", {}),
+        ]
+    )
     other = to_state(console_snapshot(marker("other")), "st", adopted={"L1": "listener:www"})
-    problems = adoption_conflicts(s, other)
+    problems = adoption_conflicts(s, want, other)
     assert any("listener www (id L1) is owned by another stack" in p for p in problems)
     assert any("pool www (id P1) is not in the cloud" in p for p in problems)
+    # A CA the spec no longer uses (rolled over) may be gone: no conflict for it.
+    assert not any("certificate web" in p for p in problems)
     fine = to_state(console_snapshot(), "st", adopted=ADOPTED)
-    assert adoption_conflicts(s, fine) == []
+    assert adoption_conflicts(s, want, fine) == []
 
 
 def test_local_names_are_spec_names_and_unique() -> None:

@@ -443,6 +443,24 @@ def _reference_problems(spec: Spec) -> Iterator[ReferenceError_]:
             roles, client.issuer, ("certificates", "clients", index, "issuer")
         )
     yield from _listener_problems(spec, roles)
+    yield from _adopt_problems(spec, roles)
+
+
+def _adopt_problems(spec: Spec, roles: dict[str, str]) -> Iterator[ReferenceError_]:
+    """An adopted id under a name the spec does not use would be planned for deletion."""
+    known = {
+        "certificates": set(roles),
+        "listeners": {x.name for x in spec.listeners},
+        "pools": {x.pool_name for x in spec.listeners},
+    }
+    for group, names in known.items():
+        for name in getattr(spec.adopt, group):
+            if name not in names:
+                yield ReferenceError_(
+                    f"adopt.{group}: {name!r} is not one of the spec's {group}; an adopted "
+                    "resource must be described in the spec (or its entry removed)",
+                    ("adopt", group, name),
+                )
 
 
 def _indexed_certs(spec: Spec) -> Iterator[tuple[tuple[str, int], Any]]:
