@@ -358,3 +358,108 @@ def test_refuses_an_existing_out_file(world: World) -> None:
     assert "already exists; deploy import never overwrites a spec" in err
     assert spec.read_text() == "# mine\n"
     assert world.server.emulator.stats.snapshot()["by_status"] == calls  # no API call made
+
+
+# --- adoption, then in-place rotation to modern certificates, under traffic ------------
+
+
+def legacy_request(port: int, pki: Path) -> tuple[bool, str]:
+    """One new connection of a console-era client (the guide's client certificate, which
+    chains to the adopted CA): (answered 200, sha256 of the served leaf)."""
+    import hashlib
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # the guide's SHA-1 client certificate
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the served leaf changes during the test: recorded
+    context.load_cert_chain(str(pki / "client" / "client.crt"), str(pki / "client" / "client.key"))
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="www.test.com") as tls,
+        ):
+            leaf = hashlib.sha256(tls.getpeercert(binary_form=True) or b"").hexdigest()
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: www.test.com\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := tls.recv(65536):
+                reply += chunk
+    except (OSError, ssl.SSLError) as exc:
+        return False, repr(exc)
+    return reply.startswith(b"HTTP/1.1 200"), leaf
+
+
+@pytest.mark.parametrize("world", ["v3"], indirect=True)
+def test_adoption_and_rotation_drop_no_request_of_an_old_client(world: World) -> None:
+    import threading
+
+    import yaml
+
+    from elb_mtls_deploy.emulator.private import dataplane
+
+    spec = world.root / "spec.yaml"
+    code, out, err = world.run(
+        "import", "--loadbalancer", world.ids["lb"], "--stack", "shop", "--out", str(spec),
+        "--embedded",
+    )  # fmt: skip
+    assert code == 0, err
+    [served] = dataplane(world.server.emulator)["listeners"]
+    port = int(served["port"])
+    seen: list[tuple[bool, str]] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            seen.append(legacy_request(port, world.root / "guide"))
+
+    worker = threading.Thread(target=traffic, name="legacy-client")
+    worker.start()
+    try:
+        while len(seen) < 3:
+            stop.wait(0.01)
+        code, out, err = world.run("apply", str(spec), "--auto-approve")  # the adoption
+        assert code == 0, out + err
+        adopted = len(seen)
+        # Step 1: the client CA rolled over (old + new trusted together), a new server CA.
+        doc = yaml.safe_load(spec.read_text())
+        doc["certificates"]["cas"] += [
+            {"name": "server-ca", "subject": {"common_name": "Shop Server CA"}},
+            {"name": "new-ca", "subject": {"common_name": "Shop Client CA 2026"}},
+        ]
+        doc["certificates"]["clients"] = [
+            {"name": "teller", "issuer": "new-ca", "subject": {"common_name": "teller"}}
+        ]
+        doc["listeners"][0]["client_ca"] = ["ca-cert", "new-ca"]
+        spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+        code, out, err = world.run("apply", str(spec), "--auto-approve")
+        assert code == 0, out + err
+        # Step 2: a modern server certificate under the same name: same id, listener untouched.
+        doc["certificates"]["servers"] = [
+            {"name": "server-cert", "issuer": "server-ca",
+             "subject": {"common_name": "www.test.com"}, "dns_names": ["www.test.com"]},
+        ]  # fmt: skip
+        spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+        code, out, err = world.run("plan", str(spec))
+        assert "~ certificate   server-cert" in out, out + err
+        assert "Plan: 0 to add, 1 to change, 0 to destroy." in out, out
+        code, out, err = world.run("apply", str(spec), "--auto-approve")
+        assert code == 0, out + err
+        rotated = len(seen)
+        while len(seen) < rotated + 3:
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    failures = [s for s in seen if not s[0]]
+    assert failures == [], failures[:3]
+    assert adopted > 3 and rotated > adopted  # requests ran during both applies
+    leaves = [leaf for _, leaf in seen]
+    assert len(set(leaves[:adopted])) == 1 and leaves[-1] != leaves[0]  # rotated after
+    cloud = world.cloud()
+    assert [x["id"] for x in cloud["listeners"]] == [world.ids["listener"]]
+    server_cert = next(c for c in cloud["certificates"] if c["name"] == "shop-server-cert")
+    assert server_cert["id"] == world.ids["server"]  # rotated in place
+    code, out, err = world.run("verify", str(spec))
+    assert code == 0, out + err
+    code, out, err = world.run("plan", str(spec), "--detailed-exitcode")
+    assert code == 0, out + err
