@@ -256,6 +256,21 @@ def _parser() -> argparse.ArgumentParser:
         cloud=True,
     )
     p.add_argument("spec", type=Path)
+    p = command(
+        "import", cmd_import, "write a spec that adopts a console-made setup (docs/import.md)",
+        cloud=True,
+    )  # fmt: skip
+    p.add_argument("--loadbalancer", required=True, metavar="ID|NAME")
+    p.add_argument("--listener", action="append", default=[], metavar="ID",
+                   help="import only this HTTPS listener (repeatable; default: all)")  # fmt: skip
+    p.add_argument("--stack", required=True, help="the stack that adopts the resources")
+    p.add_argument("--out", required=True, type=Path, help="the spec to write (must not exist)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--embedded", action="store_true", help="the ELB emulator")
+    where.add_argument("--region", help="a Huawei Cloud region (credentials from the environment)")
+    p.add_argument("--state-dir", type=Path, help="with --embedded: the emulator's state directory")
+    p.add_argument("--project-id", help="with --region: the project id")
+    p.add_argument("--api", choices=("v3", "v2"), help="default: from the load balancer's type")
     p = command("completion", cmd_completion, "print a shell completion script (bash or zsh)")
     p.add_argument("shell", choices=("bash", "zsh"))
     from elb_mtls_deploy.emulator.cli import register
@@ -692,6 +707,38 @@ def _served_dataplane(loaded: Loaded) -> tuple[list[dict[str, Any]] | None, str 
             f"serve --state-dir {directory}` and run `deploy output` again"
         )
     return dataplane(endpoint), None
+
+
+def cmd_import(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import importer
+
+    if (args.embedded and args.project_id) or (not args.embedded and args.state_dir):
+        raise importer.ImportRefused(
+            "--state-dir goes with --embedded, --project-id with --region",
+            hint="see `deploy import --help`",
+        )
+    request = importer.Request(
+        args.loadbalancer, args.stack, args.out, tuple(args.listener), args.state_dir,
+        args.region, args.project_id, args.api,
+    )  # fmt: skip
+    result = importer.run(request, os.environ)
+    out.line(f"wrote {result.spec} and {len(result.files)} certificate file(s) next to it")
+    for note in result.notes:
+        out.line(f"note: {note}")
+    _print_findings(out, result.findings)
+    for problem in result.problems:
+        out.line(f"note: {result.spec} does not validate yet: {problem}")
+    out.line(importer.NEXT_STEPS.format(spec=result.spec))
+    out.data(
+        {
+            "spec": str(result.spec),
+            "files": [str(f) for f in result.files],
+            "notes": list(result.notes),
+            "findings": [vars(f) for f in result.findings],
+            "problems": list(result.problems),
+        }
+    )
+    return EXIT_OK
 
 
 def cmd_completion(args: argparse.Namespace, out: Out) -> int:

@@ -33,6 +33,18 @@ DESCRIPTIONS: dict[str, str] = {
     "Spec.pki_dir": "Directory of issued certificates and keys, relative to this file.",
     "Spec.certificates": "The CAs, server certificates and client certificates of the stack.",
     "Spec.listeners": "The HTTPS listeners to create, each with its pool and members.",
+    "Spec.adopt": (
+        "Cloud ids of resources made outside the tool (`deploy import`) that this stack takes "
+        "over in place: renamed and marked, never recreated (docs/import.md)."
+    ),
+    "Adopt.certificates": "Certificate name -> the adopted certificate.",
+    "Adopt.listeners": "Listener name -> the adopted listener's id.",
+    "Adopt.pools": "Pool name -> the adopted pool's id (its monitor and members come along).",
+    "AdoptedCertificate.id": "The certificate's id in the cloud.",
+    "AdoptedCertificate.sha256": (
+        "SHA-256 of the adopted leaf: while the file still holds it, its lint errors are "
+        "warnings (ELB serves it today); a replacement is linted in full."
+    ),
     "Certificates.cas": "CAs: generated here, or imported. A CA bound as client_ca checks clients.",
     "Certificates.servers": "Server certificates the load balancer presents.",
     "Certificates.clients": "Client certificates to issue (exported as .p12) for mutual TLS.",

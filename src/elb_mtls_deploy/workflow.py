@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elb_mtls_deploy.adopt import adopted_ids, adoption, adoption_conflicts, mark_adopted
 from elb_mtls_deploy.cloud import snapshot
 from elb_mtls_deploy.cloud.base import CloudApi, Credentials, LoadBalancerInfo
 from elb_mtls_deploy.desired import UploadCert, build_desired, is_known_after_apply
@@ -275,7 +276,8 @@ def _without(view: PkiView, issued: frozenset[str]) -> PkiView:
 
 
 def _desired(loaded: Loaded, conn: Connection, certs: Mapping[str, UploadCert]) -> State:
-    return build_desired(loaded.spec, certs, conn.flavour, conn.loadbalancers)
+    desired = build_desired(loaded.spec, certs, conn.flavour, conn.loadbalancers)
+    return mark_adopted(desired, loaded.spec)
 
 
 def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None) -> Planned:
@@ -284,6 +286,7 @@ def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None
     conflicts: list[str] = []
     if view is not None:
         desired, conflicts = trust_anchor_guard(spec, view, desired, observed)
+        conflicts += adoption_conflicts(spec, desired, observed)
     plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
     notes = (*issuance_notes(spec, view), *rollover_warnings(desired, observed))
     if view is not None:
@@ -312,9 +315,9 @@ def feature_notes(spec: Spec) -> list[str]:
 
 def observe_state(loaded: Loaded, conn: Connection, desired: State | None = None) -> State:
     lb_ids = sorted({lb.id for lb in conn.loadbalancers.values()})
-    return to_state(
-        snapshot.take(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack, desired
-    )
+    spec = loaded.spec
+    taken = snapshot.take(conn.cloud, spec.stack, lb_ids, adopted_ids(spec))
+    return to_state(taken, spec.stack, desired, adoption(spec))
 
 
 @contextmanager

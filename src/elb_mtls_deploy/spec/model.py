@@ -440,6 +440,24 @@ class Listener(Model):
         return "+".join(self.client_cas) or None
 
 
+# --- adoption (`deploy import`, docs/import.md) ----------------------------------------
+
+CloudId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AdoptedCertificate(Model):
+    id: CloudId
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Adopt(Model):
+    """Cloud resources made outside the tool that this stack takes over in place, by id."""
+
+    certificates: dict[Name, AdoptedCertificate] = {}
+    listeners: dict[Name, CloudId] = {}
+    pools: dict[Name, CloudId] = {}
+
+
 # --- the stack ------------------------------------------------------------------------
 
 
@@ -454,6 +472,7 @@ class Spec(Model):
     pki_dir: Path = Path("pki")
     certificates: Certificates = Certificates()
     listeners: Annotated[tuple[Listener, ...], Field(min_length=1)]
+    adopt: Adopt = Adopt()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Spec:
@@ -502,6 +521,24 @@ def _reference_problems(spec: Spec) -> Iterator[ReferenceError_]:
                 ("certificates", "revoked", index, "client"),
             )
     yield from _listener_problems(spec, roles)
+    yield from _adopt_problems(spec, roles)
+
+
+def _adopt_problems(spec: Spec, roles: dict[str, str]) -> Iterator[ReferenceError_]:
+    """An adopted id under a name the spec does not use would be planned for deletion."""
+    known = {
+        "certificates": set(roles),
+        "listeners": {x.name for x in spec.listeners},
+        "pools": {x.pool_name for x in spec.listeners},
+    }
+    for group, names in known.items():
+        for name in getattr(spec.adopt, group):
+            if name not in names:
+                yield ReferenceError_(
+                    f"adopt.{group}: {name!r} is not one of the spec's {group}; an adopted "
+                    "resource must be described in the spec (or its entry removed)",
+                    ("adopt", group, name),
+                )
 
 
 def _indexed_certs(spec: Spec) -> Iterator[tuple[tuple[str, int], Any]]:
