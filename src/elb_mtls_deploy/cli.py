@@ -244,6 +244,7 @@ def _parser() -> argparse.ArgumentParser:
         cloud=True,
     )
     p.add_argument("spec", type=Path)
+    _probe_parser(command)
     p = command("completion", cmd_completion, "print a shell completion script (bash or zsh)")
     p.add_argument("shell", choices=("bash", "zsh"))
     from elb_mtls_deploy.emulator.cli import register
@@ -664,6 +665,58 @@ def _served_dataplane(loaded: Loaded) -> tuple[list[dict[str, Any]] | None, str 
             f"serve --state-dir {target.state_dir}` and run `deploy output` again"
         )
     return dataplane(endpoint), None
+
+
+def _probe_parser(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """`deploy probe` (docs/probe.md): its options only, kept apart from the others."""
+    p = command(
+        "probe",
+        cmd_probe,
+        "settle unverified API behaviours on your account with a throwaway stack",
+        cloud=True,
+    )
+    p.add_argument("--loadbalancer", required=True, metavar="ID|NAME")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--embedded", action="store_true", help="probe the embedded emulator")
+    where.add_argument("--region", help="Huawei Cloud region id (credentials from HW_* vars)")
+    p.add_argument("--state-dir", type=Path, default=Path(".elb-emulator"), metavar="DIR")
+    p.add_argument("--project-id", metavar="ID")
+    p.add_argument("--api", choices=("v3", "v2"), help="default: from the load balancer type")
+    p.add_argument("--yes", action="store_true", help="do not ask before creating")
+    p.add_argument("--out", type=Path, help="write the report as JSON (no secrets)")
+    p.add_argument("--address", metavar="HOST[:PORT]", help="where the LB answers (data plane)")
+
+
+def cmd_probe(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import probe, workflow
+
+    if not args.yes and not sys.stdin.isatty():
+        out.err("error: deploy probe creates resources; confirm on a terminal or pass --yes")
+        return EXIT_ERROR
+    options = probe.Options(
+        args.loadbalancer, args.embedded, args.state_dir, args.region, args.project_id,
+        args.api, args.address,
+    )  # fmt: skip
+    with probe.open_session(options, os.environ) as session:
+        for line in session.describe():
+            out.line(line)
+        if not args.yes and input("Create and probe? Only 'yes' is accepted: ") != "yes":
+            out.err("cancelled; nothing was created")
+            return EXIT_ERROR
+        report = session.run(workflow.now(), out.line)
+    for line in probe.table(report):
+        out.line(line)
+    document = probe.document(report)
+    if args.out:
+        args.out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    out.data(document)
+    for problem in report.left_behind:
+        out.err(f"error: left behind: {problem}")
+    if report.aborted:
+        out.err(f"error: the probe run stopped: {report.aborted}")
+        if report.aborted.startswith("interrupted"):
+            return EXIT_TERMINATED if TERMINATION.received else EXIT_INTERRUPTED
+    return EXIT_ERROR if report.aborted or report.left_behind else EXIT_OK
 
 
 def cmd_completion(args: argparse.Namespace, out: Out) -> int:
