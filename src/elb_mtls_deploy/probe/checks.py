@@ -340,8 +340,7 @@ def filter_url_length(ctx: Context) -> Finding:
         f"{FILTER_IDS[0]} ids: {small.label}; {FILTER_IDS[1]} ids: {large.label}",
         small.ok,
         small,
-        {f"{c}_ids": a.label for c, a in answers.items()}
-        | {f"{FILTER_IDS[1]}_ids_message": large.message},
+        {f"{c}_ids": a.message or a.label for c, a in answers.items()},
         consequence="lists fail on this account: the adapter's FILTER_CHUNK must be lowered",
     )
 

@@ -116,8 +116,7 @@ def table(report: Report) -> list[str]:
             if f.answer.message:
                 lines.append(f"  message:  {f.answer.message}")
         for name, value in f.fields.items():
-            if value is not None:
-                lines.append(f"  {name}: {value}")
+            lines.append(f"  {name}: {value}")
         lines.append(f"  assumed:  {f.assumption}")
         if f.match is False and f.consequence:
             lines.append(f"  so:       {f.consequence}")
