@@ -679,12 +679,19 @@ def _probe_parser(command: Callable[..., argparse.ArgumentParser]) -> None:
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--embedded", action="store_true", help="probe the embedded emulator")
     where.add_argument("--region", help="Huawei Cloud region id (credentials from HW_* vars)")
-    p.add_argument("--state-dir", type=Path, default=Path(".elb-emulator"), metavar="DIR")
+    p.add_argument("--state-dir", type=Path, metavar="DIR", help="with --embedded")
     p.add_argument("--project-id", metavar="ID")
     p.add_argument("--api", choices=("v3", "v2"), help="default: from the load balancer type")
     p.add_argument("--yes", action="store_true", help="do not ask before creating")
     p.add_argument("--out", type=Path, help="write the report as JSON (no secrets)")
     p.add_argument("--address", metavar="HOST[:PORT]", help="where the LB answers (data plane)")
+
+
+def _confirmed(prompt: str) -> bool:
+    try:
+        return input(prompt) == "yes"
+    except EOFError:
+        return False
 
 
 def cmd_probe(args: argparse.Namespace, out: Out) -> int:
@@ -700,7 +707,7 @@ def cmd_probe(args: argparse.Namespace, out: Out) -> int:
     with probe.open_session(options, os.environ) as session:
         for line in session.describe():
             out.line(line)
-        if not args.yes and input("Create and probe? Only 'yes' is accepted: ") != "yes":
+        if not args.yes and not _confirmed("Create and probe? Only 'yes' is accepted: "):
             out.err("cancelled; nothing was created")
             return EXIT_ERROR
         report = session.run(workflow.now(), out.line)

@@ -202,3 +202,35 @@ def test_sigkill_leaves_only_marked_resources_and_the_next_run_removes_them(
     removed = document["cleanup"]["leftovers_removed"]
     assert len(removed) == sum(len(items) for items in new.values())
     assert ids(slow_cloud) == before
+
+
+def test_on_a_terminal_it_shows_the_plan_and_creates_nothing_unless_told_yes(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")  # only "yes" is accepted
+    (workdir / "state").mkdir()
+    with start_server(workdir / "state", announce=True) as server:
+        before = ids(server)
+        argv = ["probe", "--embedded", "--state-dir", str(workdir / "state")]
+        assert main([*argv, "--loadbalancer", "emulator-dedicated-lb"]) == 1
+        assert ids(server) == before
+    captured = capsys.readouterr()
+    assert "create HTTPS listener elbprobe-" in captured.out
+    assert "cancelled; nothing was created" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--region", "cn-north-4", "--state-dir", "x"], "--state-dir is the emulator's"),
+        (["--embedded", "--project-id", "p"], "not with --embedded"),
+        (["--region", "cn-north-4", "--address", "host:70000"], "is not HOST:PORT"),
+    ],
+)
+def test_bad_options_are_one_clear_message_before_any_call(
+    workdir: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    assert main(["probe", "--loadbalancer", "lb", "--yes", *extra]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

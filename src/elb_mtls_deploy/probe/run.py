@@ -39,7 +39,7 @@ DEFAULT_STATE_DIR = Path(".elb-emulator")
 class Options:
     loadbalancer: str  # id or name
     embedded: bool = False
-    state_dir: Path = DEFAULT_STATE_DIR
+    state_dir: Path | None = None  # --embedded only (default ./.elb-emulator)
     region: str | None = None
     project_id: str | None = None
     api: Flavour | None = None  # None: from the load balancer's type
@@ -224,6 +224,7 @@ def open_session(options: Options, env: Mapping[str, str]) -> Iterator[Session]:
     port and list leftovers; read-only. The session is valid inside the block."""
     from elb_mtls_deploy.cloud import sdk
 
+    _check(options)
     host, port = _address(options.address)
     with _endpoint(options, env) as (endpoint, credentials, region, emulator_endpoint):
         lookup = sdk.connect(options.api or "v3", credentials, endpoint)
@@ -247,6 +248,15 @@ def open_session(options: Options, env: Mapping[str, str]) -> Iterator[Session]:
             yield Session(cloud, info, region, chosen, run_id, leftovers, emulator_endpoint, host)
         finally:
             cloud.close()
+
+
+def _check(options: Options) -> None:
+    if options.embedded and (options.region or options.project_id):
+        raise DeployError("--region and --project-id name a real account: not with --embedded")
+    if not options.embedded and options.state_dir is not None:
+        raise DeployError("--state-dir is the emulator's: it needs --embedded")
+    if not options.embedded and not options.region:
+        raise DeployError("deploy probe needs --region R (or --embedded)")
 
 
 def _address(value: str | None) -> tuple[str | None, int | None]:
@@ -280,18 +290,18 @@ def _endpoint(
     from elb_mtls_deploy.cloud import sdk
 
     if not options.embedded:
-        if not options.region:
-            raise DeployError("deploy probe needs --region (or --embedded)")
+        assert options.region is not None  # _check
         endpoint = sdk.endpoint_for_region(options.region)
         yield endpoint, sdk.credentials_from_env(env, options.project_id), options.region, None
         return
     from elb_mtls_deploy import emulator
 
     credentials = Credentials(emulator.DEMO_AK, emulator.DEMO_SK, emulator.DEMO_PROJECT_ID)
-    running = emulator.discover_server(options.state_dir)
+    state_dir = options.state_dir or DEFAULT_STATE_DIR
+    running = emulator.discover_server(state_dir)
     if running is not None:
         yield running, credentials, "embedded", running
         return
-    options.state_dir.mkdir(parents=True, exist_ok=True)
-    with emulator.start_server(options.state_dir, dataplane=True) as server:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with emulator.start_server(state_dir, dataplane=True) as server:
         yield server.endpoint, credentials, "embedded", server.endpoint
