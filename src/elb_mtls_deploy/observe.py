@@ -13,8 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from elb_mtls_deploy.certinfo import identify
-from elb_mtls_deploy.cloud.base import Observed
-from elb_mtls_deploy.cloud.snapshot import Snapshot
+from elb_mtls_deploy.cloud.base import Observed, Snapshot
 from elb_mtls_deploy.state import (
     KINDS,
     REFERENCE_FIELDS,

@@ -47,6 +47,17 @@ class Observed:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """Raw list results, before ownership and key mapping."""
+
+    certificates: tuple[Observed, ...]
+    listeners: tuple[Observed, ...]
+    pools: tuple[Observed, ...]
+    healthmonitors: tuple[Observed, ...]
+    members: tuple[Observed, ...]
+
+
+@dataclass(frozen=True)
 class Credentials:
     """AK/SK, project and, for temporary (STS) credentials, the security token. The SK and
     the token are excluded from repr so they can never reach a log line."""

@@ -38,7 +38,6 @@ __all__ = [
     "SdkCloud",
     "connect",
     "credentials_from_env",
-    "detect_flavour",
     "endpoint_for_region",
     "region_from_env",
 ]
@@ -77,11 +76,6 @@ _ID_PARAM: Mapping[Kind, str] = {
     "healthmonitor": "healthmonitor_id",
     "member": "member_id",
 }
-
-
-def detect_flavour(lb: LoadBalancerInfo) -> Flavour:
-    """Dedicated (`guaranteed`) load balancers speak v3; shared ones v2."""
-    return "v3" if lb.guaranteed else "v2"
 
 
 def connect(

@@ -9,21 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
-from elb_mtls_deploy.cloud.base import CloudApi, Observed
+from elb_mtls_deploy.cloud.base import CloudApi, Observed, Snapshot
 from elb_mtls_deploy.state import marker
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Raw list results, before ownership and key mapping."""
-
-    certificates: tuple[Observed, ...]
-    listeners: tuple[Observed, ...]
-    pools: tuple[Observed, ...]
-    healthmonitors: tuple[Observed, ...]
-    members: tuple[Observed, ...]
 
 
 def take(cloud: CloudApi, stack: str, loadbalancer_ids: Sequence[str]) -> Snapshot:
