@@ -232,7 +232,7 @@ def open_session(options: Options, env: Mapping[str, str]) -> Iterator[Session]:
             info = _find(lookup, options.loadbalancer)
         finally:
             lookup.close()
-        flavour = options.api or sdk.detect_flavour(info)
+        flavour: Flavour = options.api or ("v3" if info.guaranteed else "v2")
         cloud = sdk.connect(flavour, credentials, endpoint)
         try:
             listeners = cloud.list_listeners([info.id])
