@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FORMAT = "elb-mtls-deploy-probe/1"
+from elb_mtls_deploy.probed import FORMAT
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ class EmbeddedTarget(Model):
     kind: Literal["embedded"]
     state_dir: Path = Path(".elb-emulator")
     api: Literal["v3", "v2", "auto"] = "auto"
+    probe_file: Path | None = None  # `deploy probe --out` result (docs/probe.md)
 
 
 class HuaweiCloudTarget(Model):
@@ -86,6 +87,7 @@ class HuaweiCloudTarget(Model):
     project_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
     api: Literal["v3", "v2", "auto"] = "auto"
     endpoint: Annotated[str, Field(pattern=r"^https?://[^\s/]+/?$")] | None = None
+    probe_file: Path | None = None  # `deploy probe --out` result (docs/probe.md)
 
 
 Target = Annotated[EmbeddedTarget | HuaweiCloudTarget, Field(discriminator="kind")]
