@@ -66,6 +66,7 @@ def test_table_marks_mismatches_and_skips(made: material.Material) -> None:
     assert rows[0][:2] == ["busy", "NO"]
     assert rows[1][:2] == ["filter_url_length", "skipped"]
     assert "  so:       what the tool does" in lines
+    assert "2 probes: 0 match, 1 differ, 1 skipped" in lines
     assert "  answer:   refused 409 ELB.1" in lines
 
 

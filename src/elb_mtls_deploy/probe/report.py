@@ -105,6 +105,11 @@ def table(report: Report) -> list[str]:
     for f in report.findings:
         mark = "skipped" if f.match is None else ("yes" if f.match else "NO")
         lines.append(f"  {f.name:<26} {mark:<8} {f.observed}")
+    skipped = sum(f.match is None for f in report.findings)
+    lines.append(
+        f"{len(report.findings)} probes: {len(report.findings) - skipped - len(report.mismatches)}"
+        f" match, {len(report.mismatches)} differ, {skipped} skipped"
+    )
     lines.append("")
     for f in report.findings:
         lines.append(f"{f.name}: {f.question}")
