@@ -159,3 +159,25 @@ def _busy() -> ConflictError:
     exc = ConflictError("busy", status=409)
     exc.busy = True
     return exc
+
+
+def test_cleanup_reports_what_it_could_not_delete_and_goes_on() -> None:
+    now = [0.0]
+    deleted: list[str] = []
+
+    class Cloud(FakeCloud):
+        flavour = "v3"
+
+        def delete(self, kind: str, id: str, parent_id: str | None) -> None:
+            deleted.append(id)
+
+    lb = stack.Balancer(
+        Cloud(["PENDING_UPDATE"]),  # type: ignore[arg-type]
+        "lb",
+        sleep=lambda s: now.__setitem__(0, now[0] + 100),
+        clock=lambda: now[0],
+    )
+    items = [stack.Made("listener", "l1", "l"), stack.Made("certificate", "c1", "c")]
+    removed, left = stack.delete_all(lb, items)
+    assert removed == ["certificate c (c1)"] and deleted == ["c1"]
+    assert left == ["listener l (l1): load balancer lb stayed PENDING_UPDATE for 300 s"]

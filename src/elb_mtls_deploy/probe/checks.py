@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from elb_mtls_deploy.certinfo import identify
 from elb_mtls_deploy.cloud.base import LoadBalancerInfo, Observed
+from elb_mtls_deploy.cloud.sdk import SdkCloud
 from elb_mtls_deploy.cloud.translate import is_busy
 from elb_mtls_deploy.errors import CloudError
 from elb_mtls_deploy.probe.material import Material
@@ -40,7 +41,7 @@ class Context:
     ids: dict[str, str] = field(default_factory=dict)  # role -> id of what was made
 
     @property
-    def cloud(self) -> Any:
+    def cloud(self) -> SdkCloud:
         return self.lb.cloud
 
     @property
@@ -58,7 +59,7 @@ class Context:
         listener_id = self.ids["listener"]
         for item in self.cloud.list_listeners([self.lb.id]):
             if item.id == listener_id:
-                return item  # type: ignore[no-any-return]
+                return item
         raise CloudError(f"the probe listener {listener_id} is no longer listed")
 
     def update_listener(self, fields: Mapping[str, Any]) -> None:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from elb_mtls_deploy.cloud import wire
 from elb_mtls_deploy.cloud.base import Observed
 from elb_mtls_deploy.cloud.sdk import SdkCloud
-from elb_mtls_deploy.errors import CloudError, ConflictError, DeployError, NotFoundError
+from elb_mtls_deploy.errors import ConflictError, DeployError, NotFoundError
 from elb_mtls_deploy.state import Kind
 
 T = TypeVar("T")
@@ -113,7 +113,7 @@ def delete_all(lb: Balancer, items: Sequence[Made]) -> tuple[list[str], list[str
                 _delete(lb, item)
             except NotFoundError:
                 pass  # already gone: removed all the same
-            except CloudError as exc:
+            except DeployError as exc:  # refused, or the load balancer never settled
                 left.append(f"{label}: {exc.message}")
                 continue
             removed.append(label)
