@@ -673,8 +673,7 @@ def _probe_parser(command: Callable[..., argparse.ArgumentParser]) -> None:
         "probe",
         cmd_probe,
         "settle unverified API behaviours on your account with a throwaway stack",
-        cloud=True,
-    )
+    )  # no --retries: a retried call would hide the first answer, which is the finding
     p.add_argument("--loadbalancer", required=True, metavar="ID|NAME")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--embedded", action="store_true", help="probe the embedded emulator")

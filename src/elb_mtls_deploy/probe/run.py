@@ -122,7 +122,7 @@ class Session:
                     report.findings.append(finding)
                     progress(f"  {finding.name}: {finding.observed}")
         except KeyboardInterrupt:
-            report.aborted = "interrupted (Ctrl-C or SIGTERM); what the run made was removed"
+            report.aborted = "interrupted (Ctrl-C or SIGTERM)"
         except DeployError as exc:
             report.aborted = str(exc)
         finally:
