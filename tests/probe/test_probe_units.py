@@ -181,3 +181,21 @@ def test_cleanup_reports_what_it_could_not_delete_and_goes_on() -> None:
     removed, left = stack.delete_all(lb, items)
     assert removed == ["certificate c (c1)"] and deleted == ["c1"]
     assert left == ["listener l (l1): load balancer lb stayed PENDING_UPDATE for 300 s"]
+
+
+def test_a_transient_delete_failure_is_tried_again() -> None:
+    from elb_mtls_deploy.errors import TransientError
+
+    failures = [TransientError("503", status=503)]
+
+    class Cloud(FakeCloud):
+        flavour = "v3"
+
+        def delete(self, kind: str, id: str, parent_id: str | None) -> None:
+            if failures:
+                raise failures.pop()
+
+    slept: list[float] = []
+    lb = stack.Balancer(Cloud(["ACTIVE"]), "lb", sleep=slept.append)  # type: ignore[arg-type]
+    removed, left = stack.delete_all(lb, [stack.Made("certificate", "c1", "c")])
+    assert removed == ["certificate c (c1)"] and left == [] and slept == [1]

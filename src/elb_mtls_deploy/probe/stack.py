@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from elb_mtls_deploy.cloud import wire
 from elb_mtls_deploy.cloud.base import Observed
 from elb_mtls_deploy.cloud.sdk import SdkCloud
-from elb_mtls_deploy.errors import ConflictError, DeployError, NotFoundError
+from elb_mtls_deploy.errors import ConflictError, DeployError, NotFoundError, TransientError
 from elb_mtls_deploy.state import Kind
 
 T = TypeVar("T")
@@ -110,7 +110,7 @@ def delete_all(lb: Balancer, items: Sequence[Made]) -> tuple[list[str], list[str
         for item in reversed([m for m in items if m.kind == kind]):
             label = f"{item.kind} {item.label} ({item.id})"
             try:
-                _delete(lb, item)
+                _delete_retrying(lb, item)
             except NotFoundError:
                 pass  # already gone: removed all the same
             except DeployError as exc:  # refused, or the load balancer never settled
@@ -118,6 +118,18 @@ def delete_all(lb: Balancer, items: Sequence[Made]) -> tuple[list[str], list[str
                 continue
             removed.append(label)
     return removed, left
+
+
+def _delete_retrying(lb: Balancer, item: Made, attempts: int = 3) -> None:
+    """A throttled or failed delete is tried again (deletes are idempotent: 404 = done)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            _delete(lb, item)
+            return
+        except TransientError:
+            if attempt == attempts:
+                raise
+            lb.sleep(attempt)
 
 
 def _delete(lb: Balancer, item: Made) -> None:
