@@ -48,7 +48,7 @@ def ids(server: RunningServer) -> dict[str, set[str]]:
     return {kind: {r["id"] for r in items} for kind, items in resources(server).items()}
 
 
-@pytest.fixture(params=[0, 150], ids=["provisioning-off", "provisioning-150ms"])
+@pytest.fixture(params=[0, 400], ids=["provisioning-off", "provisioning-400ms"])
 def cloud(request: pytest.FixtureRequest, workdir: Path) -> Iterator[RunningServer]:
     state_dir = workdir / "state"
     state_dir.mkdir()
