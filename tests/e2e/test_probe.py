@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from elb_mtls_deploy.cli import main
-from elb_mtls_deploy.emulator import RunningServer, start_server
+from elb_mtls_deploy.emulator import DEMO_SK, RunningServer, start_server
 from elb_mtls_deploy.emulator.private import state as emulator_state
 from elb_mtls_deploy.probe import checks
 from elb_mtls_deploy.probe.stack import MARKER_PREFIX
@@ -93,8 +93,10 @@ def test_every_v3_probe_matches_the_emulator_and_nothing_is_left(
         assert busy["fields"]["provisioning_status_after_first"] == "ACTIVE"
     assert found["second_pool"]["answer"]["status"] == 409
     assert found["insert_headers"]["observed"] == "merges (A still on)"
-    out = capsys.readouterr().out
-    assert "certificate_text" in out and "match" in out
+    captured = capsys.readouterr()
+    assert "certificate_text" in captured.out and "match" in captured.out
+    for text in (json.dumps(document), captured.out, captured.err):
+        assert "PRIVATE KEY" not in text and DEMO_SK not in text
 
 
 def test_v2_on_the_shared_load_balancer_skips_what_v2_cannot_express(
