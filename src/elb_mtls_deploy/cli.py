@@ -72,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # mapped once here: one clear message, no traceback unless --debug
         if args.debug:
             raise
-        from elb_mtls_deploy.errors import DeployError
+        from elb_mtls_deploy.errors import DeployError, from_os_error
 
+        exc = exc if isinstance(exc, DeployError) else from_os_error(exc) or exc
         if isinstance(exc, DeployError):
             out.err(f"error: {exc}")
         else:
@@ -173,6 +174,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--history", action="store_true", help="list every kept generation (writes nothing)"
     )
+    p = command(
+        "revoked", cmd_revoked, "print the deny-list backends use to refuse revoked clients"
+    )
+    p.add_argument("spec", type=Path)
+    p.add_argument("--out", type=Path, help="write the deny-list (JSON) to this file")
+    p = command("sign", cmd_sign, "sign a client's own certificate request (its key stays put)")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--ca", required=True, help="the spec CA that signs")
+    p.add_argument("--csr", type=Path, required=True, help="the PEM certificate request")
+    p.add_argument("--out", type=Path, required=True, help="where to write the certificate")
+    p.add_argument("--days", type=int, default=397, help="validity in days (default 397)")
     command("schema", cmd_schema, "print the JSON Schema of the spec (editor completion)")
     p = command("plan", cmd_plan, "show what apply would change", cloud=True)
     p.add_argument("spec", type=Path)
@@ -280,6 +292,36 @@ def cmd_schema(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
+def cmd_revoked(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import workflow
+    from elb_mtls_deploy.output import write_json
+
+    document = workflow.deny_list(workflow.load(args.spec, os.environ))
+    if args.out:
+        write_json(args.out, document)
+        out.line(f"{len(document['entries'])} revoked certificate(s) -> {args.out}")
+    else:
+        print(json.dumps(document, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def cmd_sign(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import workflow
+
+    loaded = workflow.load(args.spec, os.environ)
+    certificate = workflow.sign_request(loaded, args.ca, args.csr, args.out, args.days)
+    row = {
+        "subject": certificate.subject.rfc4514_string(),
+        "serial": format(certificate.serial_number, "x"),
+        "not_after": certificate.not_valid_after_utc.isoformat(),
+        "out": str(args.out),
+    }
+    out.line(f"signed {row['subject']} (serial {row['serial']}, expires {row['not_after'][:10]})")
+    out.line(f"  -> {args.out}")
+    out.data(row)
+    return EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy import workflow
 
@@ -349,6 +391,8 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy.saved_plan import certificate_fingerprints, to_json
 
     loaded = workflow.load(args.spec, os.environ)
+    for finding in workflow.lint_public(loaded):  # bad certificates: exit 1 before any API call
+        out.line(str(finding))
     with workflow.connect(loaded, _policy(args), read_only=True) as conn:  # plan writes nothing
         planned = workflow.make_plan(loaded, conn)
     plan = _with_expiry_notes(planned.plan, loaded, args.fail_on_expiry, planned.observed)
@@ -599,6 +643,7 @@ def cmd_verify(args: argparse.Namespace, out: Out) -> int:
     loaded = workflow.load(args.spec, os.environ)
     bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
     options = Options(args.address, args.server_name, args.listener, args.client)
+    options = workflow.with_revoked(loaded, options)  # revoked clients must be refused
     with workflow.connect(loaded, _policy(args), serve_traffic=True) as conn:
         embedded = conn.endpoint if conn.embedded_state_dir is not None else None
         report = verify_listeners(

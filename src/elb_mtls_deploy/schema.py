@@ -40,6 +40,12 @@ DESCRIPTIONS: dict[str, str] = {
     "Certificates.cas": "CAs: generated here, or imported. A CA bound as client_ca checks clients.",
     "Certificates.servers": "Server certificates the load balancer presents.",
     "Certificates.clients": "Client certificates to issue (exported as .p12) for mutual TLS.",
+    "Certificates.revoked": (
+        "Client certificates backends must refuse (ELB has no CRL): see `deploy revoked`."
+    ),
+    "Revoked.client": "A former client of this spec: every generation it ever had is revoked.",
+    "Revoked.serial": "The serial number (hex) of a certificate signed elsewhere (deploy sign).",
+    "Revoked.reason": "Why, for the deny-list and the plan (e.g. 'laptop stolen').",
     # targets
     "EmbeddedTarget.kind": "`embedded`: the ELB emulator on 127.0.0.1, no cloud account.",
     "EmbeddedTarget.state_dir": "Directory of the emulator's SQLite state.",
