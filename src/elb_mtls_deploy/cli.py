@@ -271,6 +271,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", type=Path, help="with --embedded: the emulator's state directory")
     p.add_argument("--project-id", help="with --region: the project id")
     p.add_argument("--api", choices=("v3", "v2"), help="default: from the load balancer's type")
+    _probe_parser(command)
     p = command("completion", cmd_completion, "print a shell completion script (bash or zsh)")
     p.add_argument("shell", choices=("bash", "zsh"))
     from elb_mtls_deploy.emulator.cli import register
@@ -739,6 +740,64 @@ def cmd_import(args: argparse.Namespace, out: Out) -> int:
         }
     )
     return EXIT_OK
+
+
+def _probe_parser(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """`deploy probe` (docs/probe.md): its options only, kept apart from the others."""
+    p = command(
+        "probe",
+        cmd_probe,
+        "settle unverified API behaviours on your account with a throwaway stack",
+    )  # no --retries: a retried call would hide the first answer, which is the finding
+    p.add_argument("--loadbalancer", required=True, metavar="ID|NAME")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--embedded", action="store_true", help="probe the embedded emulator")
+    where.add_argument("--region", help="Huawei Cloud region id (credentials from HW_* vars)")
+    p.add_argument("--state-dir", type=Path, metavar="DIR", help="with --embedded")
+    p.add_argument("--project-id", metavar="ID")
+    p.add_argument("--api", choices=("v3", "v2"), help="default: from the load balancer type")
+    p.add_argument("--yes", action="store_true", help="do not ask before creating")
+    p.add_argument("--out", type=Path, help="write the report as JSON (no secrets)")
+    p.add_argument("--address", metavar="HOST[:PORT]", help="where the LB answers (data plane)")
+
+
+def _confirmed(prompt: str) -> bool:
+    try:
+        return input(prompt) == "yes"
+    except EOFError:
+        return False
+
+
+def cmd_probe(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import probe, workflow
+
+    if not args.yes and not sys.stdin.isatty():
+        out.err("error: deploy probe creates resources; confirm on a terminal or pass --yes")
+        return EXIT_ERROR
+    options = probe.Options(
+        args.loadbalancer, args.embedded, args.state_dir, args.region, args.project_id,
+        args.api, args.address,
+    )  # fmt: skip
+    with probe.open_session(options, os.environ) as session:
+        for line in session.describe():
+            out.line(line)
+        if not args.yes and not _confirmed("Create and probe? Only 'yes' is accepted: "):
+            out.err("cancelled; nothing was created")
+            return EXIT_ERROR
+        report = session.run(workflow.now(), out.line)
+    for line in probe.table(report):
+        out.line(line)
+    document = probe.document(report)
+    if args.out:
+        args.out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    out.data(document)
+    for problem in report.left_behind:
+        out.err(f"error: left behind: {problem}")
+    if report.aborted:
+        out.err(f"error: the probe run stopped: {report.aborted}")
+        if report.aborted.startswith("interrupted"):
+            return EXIT_TERMINATED if TERMINATION.received else EXIT_INTERRUPTED
+    return EXIT_ERROR if report.aborted or report.left_behind else EXIT_OK
 
 
 def cmd_completion(args: argparse.Namespace, out: Out) -> int:

@@ -20,6 +20,10 @@ _API = (
     "ELB API: v3 for dedicated load balancers, v2 for shared ones, auto to choose from the "
     "load balancer's type."
 )
+_PROBE_FILE = (
+    "A `deploy probe --out` result for this account, relative to this file: plan refuses "
+    "changes that need a behaviour the probe found missing (docs/probe.md)."
+)
 _HEADER = "Insert the `{}` header into requests to the members."
 
 DESCRIPTIONS: dict[str, str] = {
@@ -70,6 +74,8 @@ DESCRIPTIONS: dict[str, str] = {
     "HuaweiCloudTarget.endpoint": (
         "ELB endpoint URL instead of https://elb.<region>.myhuaweicloud.com."
     ),
+    "EmbeddedTarget.probe_file": _PROBE_FILE,
+    "HuaweiCloudTarget.probe_file": _PROBE_FILE,
     # certificates
     "Subject.common_name": "Common name (CN).",
     "Subject.organization": "Organisation (O).",

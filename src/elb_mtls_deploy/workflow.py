@@ -293,8 +293,39 @@ def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None
         notes = (*notes, *revocation_notes(spec, loaded.base_dir))
     if view is not None and not isinstance(spec.target, EmbeddedTarget):
         notes = (*notes, *feature_notes(spec))
+    if view is not None and spec.target.probe_file is not None:
+        refused, probe_notes = probe_refusals(loaded, conn, desired, observed)
+        conflicts, notes = [*conflicts, *refused], (*notes, *probe_notes)
     plan = replace(plan, conflicts=(*plan.conflicts, *conflicts), notes=(*plan.notes, *notes))
     return Planned(plan, desired, observed, view)
+
+
+def probe_refusals(
+    loaded: Loaded, conn: Connection, desired: State, observed: State
+) -> tuple[list[str], list[str]]:
+    """`target.probe_file`: what `deploy probe` found on this account (docs/probe.md)."""
+    import json
+
+    from elb_mtls_deploy import probed
+
+    name = loaded.spec.target.probe_file
+    assert name is not None
+    path = name if name.is_absolute() else loaded.base_dir / name
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SpecError(
+            f"{loaded.path}: target.probe_file {path} cannot be read: {exc}",
+            hint="write it with `deploy probe --out FILE`, or remove target.probe_file",
+        ) from None
+    problem = probed.format_problem(document)
+    if problem:
+        raise SpecError(
+            f"{loaded.path}: target.probe_file {path}: {problem}",
+            hint="write it with `deploy probe --out FILE`, or remove target.probe_file",
+        )
+    lb_ids = sorted({lb.id for lb in conn.loadbalancers.values()})
+    return probed.refusals(document, desired, observed, conn.flavour, lb_ids)
 
 
 def feature_notes(spec: Spec) -> list[str]:

@@ -126,6 +126,7 @@ class EmbeddedTarget(Model):
     kind: Literal["embedded"]
     state_dir: Path = Path(".elb-emulator")
     api: Literal["v3", "v2", "auto"] = "auto"
+    probe_file: Path | None = None  # `deploy probe --out` result (docs/probe.md)
 
 
 class HuaweiCloudTarget(Model):
@@ -141,6 +142,7 @@ class HuaweiCloudTarget(Model):
     ) = None
     api: Literal["v3", "v2", "auto"] = "auto"
     endpoint: Annotated[str, Field(pattern=r"^https?://[^\s/]+/?$")] | None = None
+    probe_file: Path | None = None  # `deploy probe --out` result (docs/probe.md)
 
 
 Target = Annotated[EmbeddedTarget | HuaweiCloudTarget, Field(discriminator="kind")]
