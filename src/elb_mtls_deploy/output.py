@@ -41,7 +41,11 @@ class Out:
 
 
 def progress_line(outcome: Outcome) -> str:
-    return f"  {_MARK[outcome.status]:<7} {outcome.action.label:<48} {outcome.seconds:6.2f}s"
+    """One line per finished call; with the resource's id once it has one (Terraform's
+    `[id=...]`)."""
+    line = f"  {_MARK[outcome.status]:<7} {outcome.action.label:<48} {outcome.seconds:6.2f}s"
+    ident = outcome.id or outcome.action.id
+    return f"{line}  [id={ident}]" if ident and outcome.status == "done" else line
 
 
 def summary_lines(report: Report) -> list[str]:

@@ -97,6 +97,9 @@ class ResilientCloud:
     def list_healthmonitors(self, ids: Sequence[str]) -> list[Observed]:
         return self._read(lambda: self.inner.list_healthmonitors(ids))
 
+    def list_by_ids(self, kind: Kind, ids: Sequence[str]) -> list[Observed]:
+        return self._read(lambda: self.inner.list_by_ids(kind, ids))
+
     def list_members(self, pool_ids: Sequence[str]) -> list[Observed]:
         return self._read(lambda: self.inner.list_members(pool_ids))
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from cloud_stack import MARKER, build, make_cloud, member
 
-from elb_mtls_deploy.cloud.sdk import SdkCloud, detect_flavour
+from elb_mtls_deploy.cloud.sdk import SdkCloud
 from elb_mtls_deploy.emulator import SEEDED_DEDICATED_LB_NAME, SEEDED_SHARED_LB_NAME, start_server
 from elb_mtls_deploy.emulator.server import RunningServer
 from elb_mtls_deploy.errors import NotFoundError
@@ -34,7 +34,7 @@ def live(request: pytest.FixtureRequest, server: RunningServer) -> Iterator[SdkC
 def test_flavour_detection_over_loopback(server: RunningServer) -> None:
     cloud = make_cloud("v3", endpoint=server.endpoint)
     found = cloud.find_loadbalancers([], [SEEDED_DEDICATED_LB_NAME, SEEDED_SHARED_LB_NAME])
-    assert sorted(detect_flavour(lb) for lb in found) == ["v2", "v3"]
+    assert sorted(lb.guaranteed for lb in found) == [False, True]  # shared, dedicated
     cloud.close()
 
 

@@ -12,7 +12,7 @@ import responses
 from cloud_stack import MARKER, SUBNET, build, https, make_cloud, member
 
 from elb_mtls_deploy.cloud.base import LoadBalancerInfo
-from elb_mtls_deploy.cloud.sdk import SdkCloud, detect_flavour
+from elb_mtls_deploy.cloud.sdk import SdkCloud
 from elb_mtls_deploy.emulator import (
     SEEDED_DEDICATED_LB_ID,
     SEEDED_DEDICATED_LB_NAME,
@@ -197,8 +197,8 @@ def test_find_loadbalancers_v3_ors_ids_and_names(
     )
     assert by_id[SEEDED_SHARED_LB_ID].guaranteed is False
     assert len(calls(rsps, "GET", "/elb/loadbalancers")) == 2  # one per filter kind
-    assert detect_flavour(by_id[SEEDED_DEDICATED_LB_ID]) == "v3"
-    assert detect_flavour(by_id[SEEDED_SHARED_LB_ID]) == "v2"
+    assert by_id[SEEDED_DEDICATED_LB_ID].guaranteed is True
+    assert by_id[SEEDED_SHARED_LB_ID].guaranteed is False
 
 
 def test_find_loadbalancers_v2(v2: SdkCloud) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from elb_mtls_deploy.cloud.base import Observed
-from elb_mtls_deploy.cloud.snapshot import Snapshot
+from elb_mtls_deploy.cloud.base import Observed, Snapshot
 from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.observe import to_state
 from elb_mtls_deploy.state import Record, State, marker

@@ -47,6 +47,17 @@ class Observed:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """Raw list results, before ownership and key mapping."""
+
+    certificates: tuple[Observed, ...]
+    listeners: tuple[Observed, ...]
+    pools: tuple[Observed, ...]
+    healthmonitors: tuple[Observed, ...]
+    members: tuple[Observed, ...]
+
+
+@dataclass(frozen=True)
 class Credentials:
     """AK/SK, project and, for temporary (STS) credentials, the security token. The SK and
     the token are excluded from repr so they can never reach a log line."""
@@ -83,6 +94,10 @@ class CloudApi(Protocol):
     def list_pools(self, description: str) -> list[Observed]: ...
 
     def list_healthmonitors(self, ids: Sequence[str]) -> list[Observed]: ...
+
+    def list_by_ids(self, kind: Kind, ids: Sequence[str]) -> list[Observed]:
+        """Resources of one kind by id, whoever owns them (adopted resources: docs/import.md)."""
+        ...
 
     def list_members(self, pool_ids: Sequence[str]) -> list[Observed]:
         """Members of these pools; each carries `pool_id`."""

@@ -68,11 +68,26 @@ def key_type_of(public_key: object) -> str | None:
 
 def key_to_pem(key: PrivateKey) -> str:
     """Unencrypted PKCS#8 PEM: ELB refuses encrypted keys, so this is the upload form too."""
-    return key.private_bytes(
+    pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode("ascii")
+    _remember(pem, key)
+    return pem
+
+
+# PEM text this process serialised itself -> the key object, so reading it back (lint, .p12
+# export) skips re-parsing: RSA's consistency check costs ~50-90 ms a key. Bounded; holds
+# only keys the process holds anyway.
+_OWN: dict[str, PrivateKey] = {}
+_OWN_MAX = 1024
+
+
+def _remember(pem: str, key: PrivateKey) -> None:
+    if len(_OWN) >= _OWN_MAX:
+        _OWN.pop(next(iter(_OWN)))
+    _OWN[pem] = key
 
 
 def spki_der(public_key: object) -> bytes:
@@ -104,6 +119,9 @@ def load_key(
 ) -> PrivateKey:
     """Parse a PEM private key. `where` names the file or variable for messages;
     `password_env` names the variable the password came from (or should come from)."""
+    own = _OWN.get(data.decode("ascii", "replace"))
+    if own is not None and password is None:
+        return own
     if b"-----BEGIN" not in data:
         raise CertificateError(f"{where} is not a PEM private key", hint=_not_pem_hint())
     encrypted = is_encrypted_pem(data)

@@ -126,6 +126,7 @@ class EmbeddedTarget(Model):
     kind: Literal["embedded"]
     state_dir: Path = Path(".elb-emulator")
     api: Literal["v3", "v2", "auto"] = "auto"
+    probe_file: Path | None = None  # `deploy probe --out` result (docs/probe.md)
 
 
 class HuaweiCloudTarget(Model):
@@ -141,6 +142,7 @@ class HuaweiCloudTarget(Model):
     ) = None
     api: Literal["v3", "v2", "auto"] = "auto"
     endpoint: Annotated[str, Field(pattern=r"^https?://[^\s/]+/?$")] | None = None
+    probe_file: Path | None = None  # `deploy probe --out` result (docs/probe.md)
 
 
 Target = Annotated[EmbeddedTarget | HuaweiCloudTarget, Field(discriminator="kind")]
@@ -261,10 +263,26 @@ ServerCert = Annotated[
 ]
 
 
+class Revoked(Model):
+    """A client certificate backends must refuse (ELB has no CRL: docs/pki.md): every
+    generation of a former spec client, or one serial (e.g. signed with `deploy sign`)."""
+
+    client: Name | None = None
+    serial: Annotated[str, Field(pattern=r"^(0[xX])?[0-9A-Fa-f:]{1,64}$")] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = "revoked"
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Revoked:
+        if (self.client is None) == (self.serial is None):
+            raise ValueError("name the revoked certificate by exactly one of 'client' or 'serial'")
+        return self
+
+
 class Certificates(Model):
     cas: tuple[CA, ...] = ()
     servers: tuple[ServerCert, ...] = ()
     clients: tuple[GeneratedClient, ...] = ()
+    revoked: tuple[Revoked, ...] = ()
 
 
 # --- listeners, pools, members --------------------------------------------------------
@@ -424,6 +442,24 @@ class Listener(Model):
         return "+".join(self.client_cas) or None
 
 
+# --- adoption (`deploy import`, docs/import.md) ----------------------------------------
+
+CloudId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AdoptedCertificate(Model):
+    id: CloudId
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Adopt(Model):
+    """Cloud resources made outside the tool that this stack takes over in place, by id."""
+
+    certificates: dict[Name, AdoptedCertificate] = {}
+    listeners: dict[Name, CloudId] = {}
+    pools: dict[Name, CloudId] = {}
+
+
 # --- the stack ------------------------------------------------------------------------
 
 
@@ -438,6 +474,7 @@ class Spec(Model):
     pki_dir: Path = Path("pki")
     certificates: Certificates = Certificates()
     listeners: Annotated[tuple[Listener, ...], Field(min_length=1)]
+    adopt: Adopt = Adopt()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Spec:
@@ -478,7 +515,32 @@ def _reference_problems(spec: Spec) -> Iterator[ReferenceError_]:
         yield from _issuer_problem(
             roles, client.issuer, ("certificates", "clients", index, "issuer")
         )
+    for index, revoked in enumerate(spec.certificates.revoked):
+        if revoked.client is not None and revoked.client in roles:
+            yield ReferenceError_(
+                f"{revoked.client!r} is revoked but still a certificate of the spec; remove it "
+                "from 'clients' (a new certificate for that user needs a new name)",
+                ("certificates", "revoked", index, "client"),
+            )
     yield from _listener_problems(spec, roles)
+    yield from _adopt_problems(spec, roles)
+
+
+def _adopt_problems(spec: Spec, roles: dict[str, str]) -> Iterator[ReferenceError_]:
+    """An adopted id under a name the spec does not use would be planned for deletion."""
+    known = {
+        "certificates": set(roles),
+        "listeners": {x.name for x in spec.listeners},
+        "pools": {x.pool_name for x in spec.listeners},
+    }
+    for group, names in known.items():
+        for name in getattr(spec.adopt, group):
+            if name not in names:
+                yield ReferenceError_(
+                    f"adopt.{group}: {name!r} is not one of the spec's {group}; an adopted "
+                    "resource must be described in the spec (or its entry removed)",
+                    ("adopt", group, name),
+                )
 
 
 def _indexed_certs(spec: Spec) -> Iterator[tuple[tuple[str, int], Any]]:
