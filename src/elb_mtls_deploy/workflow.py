@@ -355,7 +355,9 @@ def lint_public(loaded: Loaded) -> list[Any]:
     no file written); errors raise, warnings are returned for the CLI to show."""
     from elb_mtls_deploy.pki import lint
 
-    findings = lint(pki_view(loaded).bundles, loaded.spec, now())
+    view = pki_view(loaded)
+    current = {n: b for n, b in view.bundles.items() if n not in view.pending}  # others: new
+    findings = lint(current, loaded.spec, now())
     _raise_on_errors_in(findings)
     return [f for f in findings if f.severity != "error"]
 

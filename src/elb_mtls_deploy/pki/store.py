@@ -27,17 +27,17 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from elb_mtls_deploy.errors import CertificateError
 from elb_mtls_deploy.pki import layout, pkcs11
 from elb_mtls_deploy.pki import manifest as manifests
-from elb_mtls_deploy.pki.bundle import Bundle, Role, certificate_fingerprint, san_of
+from elb_mtls_deploy.pki.bundle import Bundle, Role, certificate_fingerprint
+from elb_mtls_deploy.pki.changes import expiry_reason, purpose_reason, san_reason
 from elb_mtls_deploy.pki.importing import import_bundle, load_certificates, load_key_source, resolve
 from elb_mtls_deploy.pki.issue import Issued, issue_ca, issue_client, issue_server, subject_name
 from elb_mtls_deploy.pki.keys import (
@@ -509,9 +509,9 @@ class _Run:
             self._subject_reason(cert, existing.certificate),
             self._key_reason(cert, existing),
             self._issuer_reason(cert, existing.certificate),
-            _san_reason(cert, existing.certificate),
-            _purpose_reason(cert, existing.certificate),
-            _expiry_reason(existing.certificate, cert.renew_before_days, self.now),
+            san_reason(cert, existing.certificate),
+            purpose_reason(cert, existing.certificate),
+            expiry_reason(existing.certificate, cert.renew_before_days, self.now),
         ]
         return [r for r in reasons if r]
 
@@ -1126,37 +1126,3 @@ def _source_label(env: str | None, file: Path | None) -> str:
 
 def _spki_fingerprint(certificate: x509.Certificate) -> str:
     return hashlib.sha256(spki_der(certificate.public_key())).hexdigest()
-
-
-def _san_reason(cert: Generated, certificate: x509.Certificate) -> str | None:
-    if not isinstance(cert, GeneratedServer):
-        return None
-    dns, ips = san_of(certificate)
-    if set(dns) != set(cert.dns_names) or set(ips) != set(cert.ip_addresses):
-        return "subjectAltName changed"
-    return None
-
-
-def _purpose_reason(cert: Generated, certificate: x509.Certificate) -> str | None:
-    wanted = {
-        GeneratedServer: ExtendedKeyUsageOID.SERVER_AUTH,
-        GeneratedClient: ExtendedKeyUsageOID.CLIENT_AUTH,
-    }.get(type(cert))
-    if wanted is None:
-        return None
-    try:
-        eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return "extendedKeyUsage missing"
-    return None if wanted in eku else "extendedKeyUsage changed"
-
-
-def _expiry_reason(
-    certificate: x509.Certificate, renew_before_days: int, now: datetime
-) -> str | None:
-    end = certificate.not_valid_after_utc
-    if now >= end:
-        return f"expired on {end:%Y-%m-%d}"
-    if end - now <= timedelta(days=renew_before_days):
-        return f"expires on {end:%Y-%m-%d}, within renew_before_days={renew_before_days}"
-    return None
