@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Table, deploy, make_hermetic, verdict
 
-BENCHMARKS = ("requests", "apply", "provisioning", "startup", "pki")
+BENCHMARKS = ("requests", "apply", "provisioning", "embedded", "startup", "pki")
 
 
 @dataclass

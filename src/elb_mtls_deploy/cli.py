@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
-MAX_PASSES = 3  # apply passes before giving up on a cloud that keeps changing under us
 
 
 class _Termination:
@@ -59,12 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     _globals(parser, args)
     out = Out(args.output == "json", no_color=args.no_color)
-    if args.func.__module__.startswith("elb_mtls_deploy.emulator"):
-        return int(args.func(args))  # the emulator's own commands print for themselves
     TERMINATION.received, TERMINATION.engine_stop = False, None
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, TERMINATION) if main_thread else None
     try:
+        if args.func.__module__.startswith("elb_mtls_deploy.emulator"):
+            return int(args.func(args))  # the emulator's own commands print for themselves
         return int(args.func(args, out))
     except KeyboardInterrupt:
         out.err("interrupted")
@@ -72,15 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # mapped once here: one clear message, no traceback unless --debug
         if args.debug:
             raise
-        from elb_mtls_deploy.errors import DeployError
+        from elb_mtls_deploy.errors import DeployError, from_os_error
 
+        exc = exc if isinstance(exc, DeployError) else from_os_error(exc) or exc
         if isinstance(exc, DeployError):
-            out.err(f"error: {exc}")
+            message = str(exc)
         else:
-            out.err(
-                f"error: unexpected {type(exc).__name__}; this is a bug in elb-mtls-deploy "
+            message = (
+                f"unexpected {type(exc).__name__}; this is a bug in elb-mtls-deploy "
                 "(run again with --debug for the traceback and report it)"
             )
+        out.err(f"error: {message}")
+        out.data({"error": {"type": type(exc).__name__, "message": message}})
         return EXIT_ERROR
     finally:
         if main_thread and previous is not None:
@@ -255,6 +256,22 @@ def _parser() -> argparse.ArgumentParser:
         cloud=True,
     )
     p.add_argument("spec", type=Path)
+    p = command(
+        "import", cmd_import, "write a spec that adopts a console-made setup (docs/import.md)",
+        cloud=True,
+    )  # fmt: skip
+    p.add_argument("--loadbalancer", required=True, metavar="ID|NAME")
+    p.add_argument("--listener", action="append", default=[], metavar="ID",
+                   help="import only this HTTPS listener (repeatable; default: all)")  # fmt: skip
+    p.add_argument("--stack", required=True, help="the stack that adopts the resources")
+    p.add_argument("--out", required=True, type=Path, help="the spec to write (must not exist)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--embedded", action="store_true", help="the ELB emulator")
+    where.add_argument("--region", help="a Huawei Cloud region (credentials from the environment)")
+    p.add_argument("--state-dir", type=Path, help="with --embedded: the emulator's state directory")
+    p.add_argument("--project-id", help="with --region: the project id")
+    p.add_argument("--api", choices=("v3", "v2"), help="default: from the load balancer's type")
+    _probe_parser(command)
     p = command("completion", cmd_completion, "print a shell completion script (bash or zsh)")
     p.add_argument("shell", choices=("bash", "zsh"))
     from elb_mtls_deploy.emulator.cli import register
@@ -478,18 +495,18 @@ def _converge(
     args: Any,
     approved: bool = False,
 ) -> int:
-    """Apply, then plan again until the cloud matches (bounded); report every resource."""
-    from elb_mtls_deploy import workflow
+    """Show the plan, take the approval, run the loop, print what it did; every resource
+    is in the JSON report."""
+    from elb_mtls_deploy.converge import converge
     from elb_mtls_deploy.errors import DeployError
     from elb_mtls_deploy.output import apply_document
     from elb_mtls_deploy.render import render_text
 
     command = "destroy" if plan_is_destroy(args) else "apply"
-    before, plan = planned.observed, planned.plan
-    reports: list[Report] = []
+    plan = planned.plan
 
-    def finish(status: str, code: int, after: Any = None) -> int:
-        out.data(apply_document(command, plan.stack, status, before, reports, after))
+    def finish(status: str, code: int, reports: Any = (), after: Any = None) -> int:
+        out.data(apply_document(command, plan.stack, status, planned.observed, reports, after))
         return code
 
     out.line(render_text(plan, out.colour, legend=True))
@@ -497,53 +514,63 @@ def _converge(
         raise DeployError("the plan has conflicts; nothing was changed", hint="see the plan above")
     if plan.empty and not _issues(planned):
         _where(conn, out, command)
-        return finish("no changes", EXIT_OK, planned.observed)
+        return finish("no changes", EXIT_OK, after=planned.observed)
     if not (args.auto_approve or approved) and not _confirm(out):
         out.err(f"{command} cancelled; nothing was changed")
-        return finish("cancelled", EXIT_ERROR, planned.observed)
-    for attempt in range(1, MAX_PASSES + 1):
-        planned = _issue(planned, loaded, conn, out)
-        report = _run(planned, loaded, out, conn, getattr(args, "workers", 8))
-        reports.append(report)
-        _print_report(report, out)
-        if report.interrupted:
-            code = EXIT_TERMINATED if TERMINATION.received else EXIT_INTERRUPTED
-            return finish("interrupted", code)
-        if report.failed:
-            return finish("failed", EXIT_ERROR)
-        planned = workflow.make_plan(
-            loaded, conn, destroy=command == "destroy", issued=planned.issued
+        return finish("cancelled", EXIT_ERROR, after=planned.observed)
+    result = converge(
+        planned,
+        loaded,
+        conn,
+        destroy=command == "destroy",
+        workers=getattr(args, "workers", 8),
+        events=_events(out),
+        stop_requested=lambda: TERMINATION.received,
+    )
+    codes = {"applied": EXIT_OK, "failed": EXIT_ERROR, "not converged": EXIT_ERROR}
+    code = codes.get(result.status, EXIT_TERMINATED if TERMINATION.received else EXIT_INTERRUPTED)
+    if result.remaining is not None:
+        out.err("error: the cloud still differs from the spec after apply:")
+        out.err(render_text(result.remaining))
+        out.err(
+            "Another writer may be changing this stack at the same time (a second "
+            "pipeline?). Serialise applies (GitLab resource_group) and re-run apply."
         )
-        if planned.plan.empty:
-            break
-        if attempt == MAX_PASSES or planned.plan.conflicts:
-            out.err("error: the cloud still differs from the spec after apply:")
-            out.err(render_text(planned.plan))
-            out.err(
-                "Another writer may be changing this stack at the same time (a second "
-                "pipeline?). Serialise applies (GitLab resource_group) and re-run apply."
-            )
-            return finish("not converged", EXIT_ERROR, planned.observed)
-        # Someone else changed the stack while we applied (or left duplicates): go again.
-        out.line(f"The cloud changed during apply; converging again (pass {attempt + 1}):")
-        out.line(render_text(planned.plan, out.colour))
-    out.line("Apply complete; a fresh plan shows no changes.")
-    _where(conn, out, command)
-    return finish("applied", EXIT_OK, planned.observed)
+    if result.status == "applied":
+        out.line("Apply complete; a fresh plan shows no changes.")
+        _where(conn, out, command)
+    return finish(result.status, code, result.reports, result.after)
 
 
-def _issue(planned: Planned, loaded: Loaded, conn: Connection, out: Out) -> Planned:
-    """After approval: issue what the plan said (the PKI is written here, never in plan)."""
-    from elb_mtls_deploy import workflow
+def _events(out: Out) -> Any:
+    from elb_mtls_deploy.converge import Events
+    from elb_mtls_deploy.output import progress_line
+    from elb_mtls_deploy.render import render_text
 
-    issued, report = workflow.issue_planned(loaded, conn, planned)
-    for cert in report.certificates if report is not None else ():
-        if cert.action != "kept" or cert.files:
-            out.line(
-                f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} "
-                f"sha256:{cert.fingerprint[:16]}…  ({cert.reason})"
-            )
-    return issued
+    def issued(cert: Any) -> None:
+        out.line(
+            f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} "
+            f"sha256:{cert.fingerprint[:16]}…  ({cert.reason})"
+        )
+
+    def engine(stop: Any) -> None:
+        TERMINATION.engine_stop = stop  # SIGTERM now stops the engine like Ctrl-C
+
+    def passed(report: Report, seconds: float) -> None:
+        out.line(f"  ({seconds:.2f}s)")
+        _print_report(report, out)
+
+    def again(plan: Plan, attempt: int) -> None:
+        out.line(f"The cloud changed during apply; converging again (pass {attempt}):")
+        out.line(render_text(plan, out.colour))
+
+    return Events(
+        issued=issued,
+        outcome=lambda outcome: out.line(progress_line(outcome)),
+        engine=engine,
+        passed=passed,
+        again=again,
+    )
 
 
 def plan_is_destroy(args: Any) -> bool:
@@ -556,33 +583,6 @@ def _confirm(out: Out) -> bool:
         return False
     answer = input("Apply these changes? Only 'yes' will be accepted: ")
     return answer.strip() == "yes"
-
-
-def _run(planned: Planned, loaded: Loaded, out: Out, conn: Connection, workers: int) -> Report:
-    from elb_mtls_deploy.apply import Engine, initial_ids
-    from elb_mtls_deploy.output import progress_line
-
-    ids = initial_ids(planned.observed.records)
-    engine = Engine(
-        conn.cloud,
-        loaded.spec.stack,
-        ids,
-        workers=workers,
-        on_outcome=lambda outcome: out.line(progress_line(outcome)),
-        placement=planned.placement,
-    )
-    conn.cloud.stop = engine.stop  # Ctrl-C, SIGTERM or a failure also ends retry back-offs
-    started = time.monotonic()
-    TERMINATION.engine_stop = engine.stop
-    try:
-        if TERMINATION.received:
-            engine.stop.set()
-        report = engine.run(planned.plan)
-    finally:
-        TERMINATION.engine_stop = None
-    report.interrupted = report.interrupted or TERMINATION.received
-    out.line(f"  ({time.monotonic() - started:.2f}s)")
-    return report
 
 
 def _print_report(report: Report, out: Out) -> None:
@@ -693,21 +693,111 @@ def cmd_output(args: argparse.Namespace, out: Out) -> int:
 
 def _served_dataplane(loaded: Loaded) -> tuple[list[dict[str, Any]] | None, str | None]:
     """The emulator's data plane when `deploy emulator serve` runs over the spec's state."""
-    from elb_mtls_deploy.spec.model import EmbeddedTarget
+    from elb_mtls_deploy import workflow
 
-    target = loaded.spec.target
-    if not isinstance(target, EmbeddedTarget):
+    directory = workflow.state_dir(loaded)
+    if directory is None:
         return None, None
     from elb_mtls_deploy.emulator import discover_server
     from elb_mtls_deploy.verify.target import dataplane
 
-    endpoint = discover_server(target.state_dir)
+    endpoint = discover_server(directory)
     if endpoint is None:
         return None, (
             "no data-plane endpoints: the emulator is not running; start `deploy emulator "
-            f"serve --state-dir {target.state_dir}` and run `deploy output` again"
+            f"serve --state-dir {directory}` and run `deploy output` again"
         )
     return dataplane(endpoint), None
+
+
+def cmd_import(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import importer
+
+    if (args.embedded and args.project_id) or (not args.embedded and args.state_dir):
+        raise importer.ImportRefused(
+            "--state-dir goes with --embedded, --project-id with --region",
+            hint="see `deploy import --help`",
+        )
+    request = importer.Request(
+        args.loadbalancer, args.stack, args.out, tuple(args.listener), args.state_dir,
+        args.region, args.project_id, args.api,
+    )  # fmt: skip
+    result = importer.run(request, os.environ)
+    out.line(f"wrote {result.spec} and {len(result.files)} certificate file(s) next to it")
+    for note in result.notes:
+        out.line(f"note: {note}")
+    _print_findings(out, result.findings)
+    for problem in result.problems:
+        out.line(f"note: {result.spec} does not validate yet: {problem}")
+    out.line(importer.NEXT_STEPS.format(spec=result.spec))
+    out.data(
+        {
+            "spec": str(result.spec),
+            "files": [str(f) for f in result.files],
+            "notes": list(result.notes),
+            "findings": [vars(f) for f in result.findings],
+            "problems": list(result.problems),
+        }
+    )
+    return EXIT_OK
+
+
+def _probe_parser(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """`deploy probe` (docs/probe.md): its options only, kept apart from the others."""
+    p = command(
+        "probe",
+        cmd_probe,
+        "settle unverified API behaviours on your account with a throwaway stack",
+    )  # no --retries: a retried call would hide the first answer, which is the finding
+    p.add_argument("--loadbalancer", required=True, metavar="ID|NAME")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--embedded", action="store_true", help="probe the embedded emulator")
+    where.add_argument("--region", help="Huawei Cloud region id (credentials from HW_* vars)")
+    p.add_argument("--state-dir", type=Path, metavar="DIR", help="with --embedded")
+    p.add_argument("--project-id", metavar="ID")
+    p.add_argument("--api", choices=("v3", "v2"), help="default: from the load balancer type")
+    p.add_argument("--yes", action="store_true", help="do not ask before creating")
+    p.add_argument("--out", type=Path, help="write the report as JSON (no secrets)")
+    p.add_argument("--address", metavar="HOST[:PORT]", help="where the LB answers (data plane)")
+
+
+def _confirmed(prompt: str) -> bool:
+    try:
+        return input(prompt) == "yes"
+    except EOFError:
+        return False
+
+
+def cmd_probe(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import probe, workflow
+
+    if not args.yes and not sys.stdin.isatty():
+        out.err("error: deploy probe creates resources; confirm on a terminal or pass --yes")
+        return EXIT_ERROR
+    options = probe.Options(
+        args.loadbalancer, args.embedded, args.state_dir, args.region, args.project_id,
+        args.api, args.address,
+    )  # fmt: skip
+    with probe.open_session(options, os.environ) as session:
+        for line in session.describe():
+            out.line(line)
+        if not args.yes and not _confirmed("Create and probe? Only 'yes' is accepted: "):
+            out.err("cancelled; nothing was created")
+            return EXIT_ERROR
+        report = session.run(workflow.now(), out.line)
+    for line in probe.table(report):
+        out.line(line)
+    document = probe.document(report)
+    if args.out:
+        args.out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    out.data(document)
+    for problem in report.left_behind:
+        out.err(f"error: left behind: {problem}")
+    if report.aborted:
+        out.err(f"error: the probe run stopped: {report.aborted}")
+        if report.aborted.startswith("interrupted"):
+            return EXIT_TERMINATED if TERMINATION.received else EXIT_INTERRUPTED
+    return EXIT_ERROR if report.aborted or report.left_behind else EXIT_OK
 
 
 def cmd_completion(args: argparse.Namespace, out: Out) -> int:

@@ -41,7 +41,11 @@ class Out:
 
 
 def progress_line(outcome: Outcome) -> str:
-    return f"  {_MARK[outcome.status]:<7} {outcome.action.label:<48} {outcome.seconds:6.2f}s"
+    """One line per finished call; with the resource's id once it has one (Terraform's
+    `[id=...]`)."""
+    line = f"  {_MARK[outcome.status]:<7} {outcome.action.label:<48} {outcome.seconds:6.2f}s"
+    ident = outcome.id or outcome.action.id
+    return f"{line}  [id={ident}]" if ident and outcome.status == "done" else line
 
 
 def summary_lines(report: Report) -> list[str]:
@@ -189,8 +193,11 @@ def verify_document(report: Any) -> dict[str, Any]:
 
 
 def write_json(path: Any, value: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:  # a full disk fails at close, without a file name: add it
+        raise OSError(exc.errno, exc.strerror, exc.filename or str(path)) from exc
 
 
 def stack_outputs(

@@ -12,10 +12,12 @@ observed. Secrets are never in it: records carry fingerprints, payloads stay out
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from elb_mtls_deploy.desired import is_known_after_apply
 from elb_mtls_deploy.errors import PlanError
 from elb_mtls_deploy.plan import Action, Plan, destroy_first
 from elb_mtls_deploy.state import State
@@ -203,8 +205,12 @@ def read_saved(document: Any, source: str) -> SavedPlan:
         dict(certificates),
         str(digest),
         tuple(changes),
-        tuple(n for n in document.get("notes") or () if isinstance(n, str)),
+        tuple(n for n in _list(document.get("notes")) if isinstance(n, str)),
     )
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _object(document: Mapping[str, Any], name: str, source: str) -> dict[str, Any]:
@@ -225,7 +231,7 @@ def _is_change(entry: Any) -> bool:
 
 def check_spec(saved: SavedPlan, source: str, spec_path: str, spec_digest: str) -> None:
     """The plan must come from this very spec file, unchanged."""
-    if saved.spec_path != spec_path:
+    if posixpath.normpath(saved.spec_path) != posixpath.normpath(spec_path):
         raise PlanError(
             f"{source}: refusing a plan made from the spec {saved.spec_path}, not {spec_path}",
             hint=f"plan {spec_path} and apply that plan",
@@ -246,27 +252,27 @@ def check_fresh(
     if saved.stack != fresh.stack:
         raise PlanError(f"{source}: the plan is for stack {saved.stack!r}, not {fresh.stack!r}")
     moved = sorted(
-        name
-        for name, seen in saved.certificates.items()
-        if seen is not None and certificates.get(name) != seen
+        name for name, seen in saved.certificates.items() if certificates.get(name) != seen
     )
-    problems = []
-    hint = _AGAIN
-    if moved:
-        detail = ", ".join(
-            f"{n} ({_short(saved.certificates[n])} -> {_short(certificates.get(n))})" for n in moved
-        )
-        problems.append(
-            f"the certificates changed since this plan was made: {detail}; this job's PKI "
-            "directory is not the one plan used (is the PKI cache missing or stale?)"
-        )
-        hint = "restore the PKI directory the plan job had, or " + _AGAIN
     mine = resource_changes(fresh)
+    parts = []
+    if moved:
+        seen = [
+            f"{n}: {_short(saved.certificates[n])} -> {_short(certificates.get(n))}" for n in moved
+        ]
+        parts.append(
+            f"the certificates ({', '.join(seen)}; is this job's PKI directory the one the "
+            "plan saw, or is the PKI cache missing or stale?)"
+        )
     if saved.observed_digest != fresh.observed_digest:
         where = ", ".join(_differing(saved.resource_changes, mine)) or "resources the plan keeps"
-        problems.append(f"the cloud changed since this plan was made ({where})")
-    if problems:
-        raise PlanError(f"{source}: " + "; and ".join(problems) + "; refusing to apply", hint=hint)
+        parts.append(f"the cloud ({where})")
+    if parts:
+        raise PlanError(
+            f"{source}: {' and '.join(parts)} changed since this plan was made; refusing to "
+            "apply it",
+            hint=_AGAIN,
+        )
     if _differing(saved.resource_changes, mine):
         raise PlanError(
             f"{source}: a fresh plan of the same spec, certificates and cloud differs from this "
@@ -276,9 +282,9 @@ def check_fresh(
 
 
 def _short(fingerprint: str | None) -> str:
-    if fingerprint and fingerprint.startswith("(known after apply"):
-        return fingerprint  # the plan would have issued it
-    return f"sha256:{fingerprint[:16]}…" if fingerprint else "missing"
+    if fingerprint is None:
+        return "missing"
+    return fingerprint if is_known_after_apply(fingerprint) else f"sha256:{fingerprint[:16]}…"
 
 
 def _differing(saved: Sequence[Mapping[str, Any]], fresh: Sequence[Mapping[str, Any]]) -> list[str]:

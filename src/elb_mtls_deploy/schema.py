@@ -20,6 +20,10 @@ _API = (
     "ELB API: v3 for dedicated load balancers, v2 for shared ones, auto to choose from the "
     "load balancer's type."
 )
+_PROBE_FILE = (
+    "A `deploy probe --out` result for this account, relative to this file: plan refuses "
+    "changes that need a behaviour the probe found missing (docs/probe.md)."
+)
 _HEADER = "Insert the `{}` header into requests to the members."
 
 DESCRIPTIONS: dict[str, str] = {
@@ -33,6 +37,18 @@ DESCRIPTIONS: dict[str, str] = {
     "Spec.pki_dir": "Directory of issued certificates and keys, relative to this file.",
     "Spec.certificates": "The CAs, server certificates and client certificates of the stack.",
     "Spec.listeners": "The HTTPS listeners to create, each with its pool and members.",
+    "Spec.adopt": (
+        "Cloud ids of resources made outside the tool (`deploy import`) that this stack takes "
+        "over in place: renamed and marked, never recreated (docs/import.md)."
+    ),
+    "Adopt.certificates": "Certificate name -> the adopted certificate.",
+    "Adopt.listeners": "Listener name -> the adopted listener's id.",
+    "Adopt.pools": "Pool name -> the adopted pool's id (its monitor and members come along).",
+    "AdoptedCertificate.id": "The certificate's id in the cloud.",
+    "AdoptedCertificate.sha256": (
+        "SHA-256 of the adopted leaf: while the file still holds it, its lint errors are "
+        "warnings (ELB serves it today); a replacement is linted in full."
+    ),
     "Certificates.cas": "CAs: generated here, or imported. A CA bound as client_ca checks clients.",
     "Certificates.servers": "Server certificates the load balancer presents.",
     "Certificates.clients": "Client certificates to issue (exported as .p12) for mutual TLS.",
@@ -51,10 +67,15 @@ DESCRIPTIONS: dict[str, str] = {
     "HuaweiCloudTarget.project_id": (
         "Project id of the region (32 hex digits); else HUAWEICLOUD_SDK_PROJECT_ID."
     ),
+    "HuaweiCloudTarget.enterprise_project_id": (
+        "Enterprise project of the resources, for users scoped to one (`0` is the default)."
+    ),
     "HuaweiCloudTarget.api": _API,
     "HuaweiCloudTarget.endpoint": (
         "ELB endpoint URL instead of https://elb.<region>.myhuaweicloud.com."
     ),
+    "EmbeddedTarget.probe_file": _PROBE_FILE,
+    "HuaweiCloudTarget.probe_file": _PROBE_FILE,
     # certificates
     "Subject.common_name": "Common name (CN).",
     "Subject.organization": "Organisation (O).",

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elb_mtls_deploy.adopt import adopted_ids, adoption, adoption_conflicts, mark_adopted
 from elb_mtls_deploy.cloud import snapshot
 from elb_mtls_deploy.cloud.base import CloudApi, Credentials, LoadBalancerInfo
 from elb_mtls_deploy.desired import UploadCert, build_desired, is_known_after_apply
@@ -275,7 +276,8 @@ def _without(view: PkiView, issued: frozenset[str]) -> PkiView:
 
 
 def _desired(loaded: Loaded, conn: Connection, certs: Mapping[str, UploadCert]) -> State:
-    return build_desired(loaded.spec, certs, conn.flavour, conn.loadbalancers)
+    desired = build_desired(loaded.spec, certs, conn.flavour, conn.loadbalancers)
+    return mark_adopted(desired, loaded.spec)
 
 
 def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None) -> Planned:
@@ -284,14 +286,46 @@ def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None
     conflicts: list[str] = []
     if view is not None:
         desired, conflicts = trust_anchor_guard(spec, view, desired, observed)
+        conflicts += adoption_conflicts(spec, desired, observed)
     plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
     notes = (*issuance_notes(spec, view), *rollover_warnings(desired, observed))
     if view is not None:
         notes = (*notes, *revocation_notes(spec, loaded.base_dir))
     if view is not None and not isinstance(spec.target, EmbeddedTarget):
         notes = (*notes, *feature_notes(spec))
+    if view is not None and spec.target.probe_file is not None:
+        refused, probe_notes = probe_refusals(loaded, conn, desired, observed)
+        conflicts, notes = [*conflicts, *refused], (*notes, *probe_notes)
     plan = replace(plan, conflicts=(*plan.conflicts, *conflicts), notes=(*plan.notes, *notes))
     return Planned(plan, desired, observed, view)
+
+
+def probe_refusals(
+    loaded: Loaded, conn: Connection, desired: State, observed: State
+) -> tuple[list[str], list[str]]:
+    """`target.probe_file`: what `deploy probe` found on this account (docs/probe.md)."""
+    import json
+
+    from elb_mtls_deploy import probed
+
+    name = loaded.spec.target.probe_file
+    assert name is not None
+    path = name if name.is_absolute() else loaded.base_dir / name
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SpecError(
+            f"{loaded.path}: target.probe_file {path} cannot be read: {exc}",
+            hint="write it with `deploy probe --out FILE`, or remove target.probe_file",
+        ) from None
+    problem = probed.format_problem(document)
+    if problem:
+        raise SpecError(
+            f"{loaded.path}: target.probe_file {path}: {problem}",
+            hint="write it with `deploy probe --out FILE`, or remove target.probe_file",
+        )
+    lb_ids = sorted({lb.id for lb in conn.loadbalancers.values()})
+    return probed.refusals(document, desired, observed, conn.flavour, lb_ids)
 
 
 def feature_notes(spec: Spec) -> list[str]:
@@ -312,9 +346,9 @@ def feature_notes(spec: Spec) -> list[str]:
 
 def observe_state(loaded: Loaded, conn: Connection, desired: State | None = None) -> State:
     lb_ids = sorted({lb.id for lb in conn.loadbalancers.values()})
-    return to_state(
-        snapshot.take(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack, desired
-    )
+    spec = loaded.spec
+    taken = snapshot.take(conn.cloud, spec.stack, lb_ids, adopted_ids(spec))
+    return to_state(taken, spec.stack, desired, adoption(spec))
 
 
 @contextmanager

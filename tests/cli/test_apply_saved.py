@@ -42,7 +42,9 @@ def test_a_plan_from_another_spec_is_refused(stack: Stack) -> None:
     assert code == 1
     assert f"refusing a plan made from the spec {stack.spec}, not {other}" in err
     assert "Traceback" not in err and stack.owned("listeners") == []
-    code, out, err = stack.run("apply", str(plan), "--spec", str(stack.spec))
+    # the same file, spelled differently
+    same = f"{stack.spec.parent}/../{stack.spec.parent.name}/{stack.spec.name}"
+    code, out, err = stack.run("apply", str(plan), "--spec", same)
     assert code == 0, out + err
 
 
@@ -56,16 +58,15 @@ def test_a_changed_spec_is_named_as_the_part_that_differs(stack: Stack) -> None:
 
 def test_a_missing_pki_directory_is_named_as_the_certificates(stack: Stack) -> None:
     stack.write(spec_text())
-    code, out, err = stack.run("apply", str(stack.spec), "--auto-approve")
-    assert code == 0, out + err
-    stack.write(spec_text(weights=(4, 1)))
-    plan = saved_plan(stack)  # plan writes nothing; it saw the PKI the first apply made
-    before = stack.cloud()["members"]
+    assert stack.run("apply", str(stack.spec), "--auto-approve")[0] == 0
+    stack.write(spec_text(weights=(3, 1)))
+    plan = saved_plan(stack)
     shutil.rmtree(stack.root / "pki")  # e.g. the CI cache was not restored in the apply job
     code, _, err = stack.run("apply", str(plan))
     assert code == 1
-    assert "PKI" in err and "cloud changed" not in err, err
-    assert stack.cloud()["members"] == before  # nothing was changed
+    assert "the certificates (www: sha256:" in err and "changed since this plan was made" in err
+    assert "PKI cache missing" in err and "the cloud" not in err
+    assert sorted(m["weight"] for m in stack.cloud()["members"]) == [1, 1]  # nothing changed
 
 
 def test_a_changed_cloud_is_named_with_what_changed(stack: Stack) -> None:
@@ -79,7 +80,7 @@ def test_a_changed_cloud_is_named_with_what_changed(stack: Stack) -> None:
     stack.write(spec_text(weights=(4, 1)))
     code, _, err = stack.run("apply", str(plan))
     assert code == 1
-    assert "the cloud changed since this plan was made (elb_member.www[" in err
+    assert "the cloud (elb_member.www[" in err and "changed since this plan was made" in err
     assert "certificates" not in err
 
 
@@ -138,3 +139,12 @@ def test_apply_and_destroy_report_every_resource_in_json(stack: Stack) -> None:
     gone = json.loads(out)
     assert gone["command"] == "destroy" and gone["summary"] == {"deleted": 7}
     assert all(r["id"] for r in gone["resources"])
+
+
+def test_text_apply_names_each_resource_id(stack: Stack) -> None:
+    stack.write(spec_text())
+    code, out, err = stack.run("apply", str(stack.spec), "--auto-approve")
+    assert code == 0, err
+    [listener] = stack.owned("listeners")
+    [line] = [x for x in out.splitlines() if "create listener www" in x]
+    assert line.startswith("  ok ") and line.endswith(f"[id={listener['id']}]")

@@ -79,3 +79,30 @@ def test_output_json_before_and_after_print_the_same_plan(stack: Stack) -> None:
     assert code == 0, err
     assert json.loads(before) == json.loads(after)
     assert json.loads(before)["stack"] == "e2e"
+
+
+def test_debug_decides_for_emulator_commands_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], workdir: object
+) -> None:
+    import elb_mtls_deploy.emulator.cli as emulator_cli
+
+    def broken(args: object) -> int:
+        raise RuntimeError("boom")
+
+    broken.__module__ = emulator_cli.__name__
+    monkeypatch.setattr(emulator_cli, "cmd_state", broken)
+    assert main(["emulator", "state"]) == 1
+    assert "unexpected RuntimeError" in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["--debug", "emulator", "state"])
+
+
+def test_an_error_is_a_json_document_too(
+    workdir: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "missing.yaml", "--output", "json"]) == 1
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["error"]["type"] == "SpecError"
+    assert "missing.yaml: no such file" in document["error"]["message"]
+    assert "error: missing.yaml: no such file" in captured.err

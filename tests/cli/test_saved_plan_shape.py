@@ -177,3 +177,9 @@ def test_plan_files_with_the_wrong_types_are_refused(damage: Any) -> None:
     damage(document)
     with pytest.raises(PlanError, match=r"plan\.json: "):
         parse(json.dumps(document), "plan.json")
+
+
+def test_notes_of_the_wrong_type_are_ignored_not_a_crash() -> None:
+    document = valid()
+    document["notes"] = 5
+    assert parse(json.dumps(document), "plan.json").notes == ()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import shutil
 import signal
 import sys
@@ -103,18 +104,53 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with server:
-        print(f"ELB emulator listening on {server.endpoint}")
-        print(f"  state dir:  {args.state_dir.resolve()}")
-        print(f"  AK:         {DEMO_AK}")
-        # The demo SK is a public constant documented in docs/emulator.md; it is not a secret.
-        print(f"  SK:         {DEMO_SK}   (public demo value, see docs/emulator.md)")
-        print(f"  project id: {DEMO_PROJECT_ID}")
-        _print_data_plane(server.emulator)
-        print("Press Ctrl-C to stop.", flush=True)
+        if _json(args):  # one line for scripts: where to connect, with what
+            _print_json(_announcement(args, server))
+        else:
+            _print_banner(args, server)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-    print("ELB emulator stopped.")
+    if not _json(args):
+        print("ELB emulator stopped.")
     return 0
+
+
+def _json(args: argparse.Namespace) -> bool:
+    """`--output json` (the deploy CLI adds the option to every emulator subcommand)."""
+    return getattr(args, "output", "text") == "json"
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, sort_keys=True, default=str), flush=True)
+
+
+def _announcement(args: argparse.Namespace, server: Any) -> dict[str, Any]:
+    from .private import dataplane
+
+    return {
+        "endpoint": server.endpoint,
+        "state_dir": str(args.state_dir.resolve()),
+        "ak": DEMO_AK,
+        "sk": DEMO_SK,  # the public demo value (docs/emulator.md), not a secret
+        "project_id": DEMO_PROJECT_ID,
+        "dataplane": dataplane(server.emulator)["listeners"],
+    }
+
+
+def _print_banner(args: argparse.Namespace, server: Any) -> None:
+    print(f"ELB emulator listening on {server.endpoint}")
+    print(f"  state dir:  {args.state_dir.resolve()}")
+    print(f"  AK:         {DEMO_AK}")
+    # The demo SK is a public constant documented in docs/emulator.md; it is not a secret.
+    print(f"  SK:         {DEMO_SK}   (public demo value, see docs/emulator.md)")
+    print(f"  project id: {DEMO_PROJECT_ID}")
+    if args.provisioning_ms:
+        print(
+            f"  provisioning: a load balancer stays PENDING_UPDATE {args.provisioning_ms} ms "
+            "after each change"
+        )
+    _print_data_plane(server.emulator)
+    print("Press Ctrl-C to stop.", flush=True)
 
 
 def _print_data_plane(emulator: Any) -> None:
@@ -149,6 +185,9 @@ def cmd_state(args: argparse.Namespace) -> int:
         dump = state(emulator)
     finally:
         emulator.close()
+    if _json(args):
+        _print_json(dump)
+        return 0
     ports = dump["bind_ports"]
     for lb in dump["loadbalancers"]:
         kind = "dedicated" if lb["guaranteed"] else "shared"
@@ -183,7 +222,10 @@ def cmd_state(args: argparse.Namespace) -> int:
 def cmd_reset(args: argparse.Namespace) -> int:
     path: Path = args.state_dir
     if not path.exists():
-        print(f"nothing to reset: {path} does not exist")
+        if _json(args):
+            _print_json({"removed": None})
+        else:
+            print(f"nothing to reset: {path} does not exist")
         return 0
     if not _is_state_dir(path):
         print(
@@ -202,5 +244,8 @@ def cmd_reset(args: argparse.Namespace) -> int:
         )
         return 1
     shutil.rmtree(path)
-    print(f"removed emulator state {path}")
+    if _json(args):
+        _print_json({"removed": str(path)})
+    else:
+        print(f"removed emulator state {path}")
     return 0

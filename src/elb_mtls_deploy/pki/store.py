@@ -413,7 +413,7 @@ class _Run:
 
     def _existing(self, cert: Generated) -> _Existing | None:
         found = self._current(cert.name)
-        if found is None:
+        if found is None or self._was_imported_leaf(cert):
             return None
         files, legacy = found
         key_in_dir = not (isinstance(cert, GeneratedCA) and cert.key is not None)
@@ -434,6 +434,16 @@ class _Run:
         if key_in_dir:
             layout.check_secret(files.key)
         return _Existing(certificate, files, key_in_dir, legacy)
+
+    def _was_imported_leaf(self, cert: Generated) -> bool:
+        """A server or client that was imported and is now issued here (an adopted console
+        certificate rotated in place: docs/import.md) starts a new generation: the imported
+        key never was in the PKI directory."""
+        entry = self.manifest.entries.get(cert.name)
+        if isinstance(cert, GeneratedCA) or entry is None or entry.current is None:
+            return False
+        current = next((g for g in entry.generations if g.id == entry.current), None)
+        return current is not None and current.reason == "import"
 
     def _key_of(self, cert: Generated, existing: _Existing) -> PrivateKey:
         if cert.name in self.keys:
