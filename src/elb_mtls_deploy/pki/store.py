@@ -55,6 +55,7 @@ from elb_mtls_deploy.pki.manifest import Entry, Generation, Manifest
 from elb_mtls_deploy.pki.p12 import export_p12, p12_holds, p12_profile
 from elb_mtls_deploy.pki.parallel import MIN_BATCH, Workers, key_from_der, key_to_der, worker_count
 from elb_mtls_deploy.pki.pem import is_signed_by, parse_certificates
+from elb_mtls_deploy.pki.recovery import recover
 from elb_mtls_deploy.spec.model import (
     GeneratedCA,
     GeneratedClient,
@@ -328,73 +329,8 @@ class _Run:
 
     def prepare(self) -> None:
         """Create the directories, then finish or roll back what a killed run left."""
-        layout.ensure_directory(self.dir.root, inside=False)
-        layout.ensure_directory(self.dir.path, inside=True)
-        layout.remove(self.dir.path / f".{layout.MANIFEST}.tmp")
-        changed = False
-        for child in sorted(os.listdir(self.dir.path)):
-            cert_dir = self.dir.path / child
-            if child.startswith(".") or not os.path.isdir(cert_dir) or os.path.islink(cert_dir):
-                continue
-            layout.check_directory(cert_dir, inside=True)
-            changed |= self._recover(child, cert_dir)
-        self._finish_migrations()
-        if changed:
-            manifests.save(self.dir, self.manifest)
-
-    def _recover(self, name: str, cert_dir: Path) -> bool:
-        """A `.NNNN.partial` was never switched to: delete it (its key was never used). A
-        complete generation the manifest does not list was renamed but not switched to: keep
-        it, listed as abandoned (it was never uploaded)."""
-        entry = self.manifest.entries.get(name)
-        listed = {g.id for g in entry.generations} if entry else set()
-        changed = False
-        for child in sorted(os.listdir(cert_dir)):
-            path = cert_dir / child
-            if child.endswith(PARTIAL):
-                layout.remove(path)
-            elif child.isdigit() and child not in listed:
-                role = self._role_of(name)
-                entry = self.manifest.entries.setdefault(name, Entry(role, None))
-                entry.generations.append(self._abandoned(name, child, path))
-                changed = True
-        return changed
-
-    def _abandoned(self, name: str, generation: str, path: Path) -> Generation:
-        files = sorted(os.listdir(path))
-        fingerprint = ""
-        crt = CertFiles(path, name).crt
-        if layout.exists(crt):
-            try:
-                certificate = parse_certificates(layout.read(crt, secret=False), str(crt))[0]
-                fingerprint = certificate_fingerprint(certificate)
-            except CertificateError:
-                pass
-        return Generation(
-            generation, fingerprint, "", self.now.isoformat(),
-            "written by a run that was killed before switching to it; never used", files,
-            abandoned=True,
-        )  # fmt: skip
-
-    def _finish_migrations(self) -> None:
-        """Remove old-layout files only once their copy is the manifest's (crash after switch)."""
-        for name, entry in self.manifest.entries.items():
-            for generation in entry.generations:
-                for original in generation.migrated_from:
-                    self._unlink_migrated(self.dir.root / original, name, generation.id)
-
-    def _unlink_migrated(self, original: Path, name: str, generation: str) -> None:
-        copy = self.dir.generation(name, generation).directory / original.name.replace(
-            ".previous", ""
-        )
-        if not layout.exists(original) or not layout.exists(copy):
-            return
-        secret = original.name.endswith((".key", ".p12", ".password"))
-        if layout.read(original, secret=secret) == layout.read(copy, secret=secret):
-            layout.remove(original)
-
-    def _role_of(self, name: str) -> str:
-        return next((role for role, c in self.spec.all_certificates() if c.name == name), "ca")
+        roles = {c.name: role for role, c in self.spec.all_certificates()}
+        recover(self.dir, self.manifest, roles, self.now)
 
     # --- current files --------------------------------------------------------------------
 
