@@ -390,7 +390,9 @@ def lint_public(loaded: Loaded) -> list[Any]:
     from elb_mtls_deploy.pki import lint
 
     view = pki_view(loaded)
-    current = {n: b for n, b in view.bundles.items() if n not in view.pending}  # others: new
+    # What apply will issue anew (issuer changed, SAN changed, expiring...) is linted once
+    # issued; the certificate it replaces is not what the spec asks for any more.
+    current = {name: b for name, b in view.bundles.items() if name not in view.pending}
     findings = lint(current, loaded.spec, now())
     _raise_on_errors_in(findings)
     return [f for f in findings if f.severity != "error"]
