@@ -1,14 +1,15 @@
 """The PKI directory as custody: assess it read-only, issue into it crash-safely, read it back.
 
 Owns the decisions: issue, keep, renew or import each certificate, and what counts as a
-change (subject, SANs, key type, issuer, purpose, expiry). Three entry points:
+change (subject, SANs, key type, issuer, purpose, expiry: `changes.py`). Entry points:
 
 - `assess` (plan): reads only public files, never a private key or passphrase, writes
   nothing; what must be issued is a `Pending` with its reason.
-- `ensure_certificates` (apply, `deploy certs`): finishes or rolls back a crashed write,
-  migrates the old flat layout, then writes each new certificate as a new generation
-  (`layout.py`); nothing is ever overwritten or deleted.
-- `load_bundles` (verify, expiry): the current generation with keys, read-only.
+- `check_signers` (apply, before it connects): every key that will sign, and the lint.
+- `ensure_certificates` (apply, `deploy certs`): finishes or rolls back a killed write
+  (`recovery.py`), migrates the old flat layout, then writes each new certificate as a new
+  generation (`layout.py`), switched to in one manifest replace; nothing is overwritten.
+- `load_bundles` (verify, expiry) and `signer_of` (`deploy sign`): read-only, with keys.
 
 A trust anchor is never replaced implicitly: a CA whose spec changed in a way that needs a
 new key, or whose files are gone while certificates it signed remain, is an error with the
