@@ -132,8 +132,11 @@ def create_one_by_one(elb: Any, spec: SpecFile, lb_id: str) -> int:
     import yaml
     from huaweicloudsdkelb import v3
 
+    from elb_mtls_deploy.pki import load_bundles
+    from elb_mtls_deploy.spec.load import load_spec
+
     document = yaml.safe_load(spec.path.read_text())
-    pki = spec.path.parent / document.get("pki_dir", "pki")
+    bundles = load_bundles(load_spec(spec.path, {}), spec.path.parent, {})  # pki/<stack>/...
     stack = document["stack"]
     calls = 0
     cert_ids: dict[str, str] = {}
@@ -145,8 +148,8 @@ def create_one_by_one(elb: Any, spec: SpecFile, lb_id: str) -> int:
             option = v3.CreateCertificateOption(
                 name=f"{stack}-raw-{name}",
                 type=kind,
-                certificate=(pki / f"{name}.crt").read_text(),
-                private_key=(pki / f"{name}.key").read_text() if kind == "server" else None,
+                certificate=bundles[name].certificate_pem,
+                private_key=bundles[name].key_pem if kind == "server" else None,
             )
             body = v3.CreateCertificateRequestBody(certificate=option)
             reply = elb.create_certificate(v3.CreateCertificateRequest(body=body))

@@ -1,4 +1,5 @@
-"""The reliability campaigns: faults, crashes (SIGKILL) and concurrent writers.
+"""The reliability campaigns: faults, crashes (SIGKILL), concurrent writers, and faults on
+the wire (a fault-injecting proxy, `proxy.py`, with the emulator killed and restarted).
 
 Each campaign runs against a real emulator on 127.0.0.1 served by *this* process and
 announced over the spec's state directory, so every `deploy` command — in-process through
@@ -16,8 +17,10 @@ spec change, the added latency, the fault RNG seed and the kill moment. Thread i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
+import json
 import os
 import random
 import signal
@@ -33,9 +36,10 @@ from typing import Any
 
 from audit import Findings, audit
 from campaign_specs import Doc, example_base, large_base, variant, write
+from proxy import PROXY_FAULTS, FaultProxy, ProxyFaults, Upstream
 
 from elb_mtls_deploy import cli, workflow
-from elb_mtls_deploy.emulator import FaultConfig, RunningServer, start_server
+from elb_mtls_deploy.emulator import DEMO_SK, FaultConfig, RunningServer, start_server
 from elb_mtls_deploy.emulator.private import state as emulator_state
 from elb_mtls_deploy.resilient import ResilientCloud
 from elb_mtls_deploy.retry import RetryPolicy
@@ -82,6 +86,8 @@ class Round:
     plan_empty: bool = False
     seconds: float = 0.0
     detail: str = ""
+    leaks: list[str] = field(default_factory=list)  # secrets found in any output
+    in_doubt: int = 0  # creates re-sent after no reply (settle window used)
 
     @property
     def reruns(self) -> int:
@@ -96,25 +102,27 @@ class Round:
 
     @property
     def ok(self) -> bool:
-        return self.converged and self.findings.clean and self.plan_empty
+        return self.converged and self.findings.clean and self.plan_empty and not self.leaks
 
 
 # --- instrumentation ----------------------------------------------------------------------
 
 _ADOPTED: list[str] = []
+_IN_DOUBT: list[str] = []
 
 
 class _CountingCloud(ResilientCloud):
     def create(self, *args: Any, **kwargs: Any) -> str:
-        before = len(self.adopted)
+        before, doubted = len(self.adopted), len(self.in_doubt)
         try:
             return super().create(*args, **kwargs)
         finally:
             _ADOPTED.extend(self.adopted[before:])
+            _IN_DOUBT.extend(self.in_doubt[doubted:])
 
 
 @contextlib.contextmanager
-def instrumented(base_seconds: float = 0.02) -> Iterator[None]:
+def instrumented(base_seconds: float = 0.02, settle_seconds: float = 15.0) -> Iterator[None]:
     """Short back-offs for in-process commands (the policy is otherwise the CLI's:
     `--retries`, `--retry-timeout`, Retry-After honoured) and adoption counting."""
 
@@ -124,6 +132,7 @@ def instrumented(base_seconds: float = 0.02) -> Iterator[None]:
             base_seconds=base_seconds,
             cap_seconds=1.0,
             total_seconds=args.retry_timeout,
+            settle_seconds=settle_seconds,
         )
 
     saved = cli._policy, workflow.ResilientCloud
@@ -516,3 +525,175 @@ def _concurrent_round(
     result.kill = "+".join(str(c) for c in result.codes)  # both exit codes
     stage.check(result, doc)
     return result
+
+
+# --- faults on the wire: the proxy campaign ---------------------------------------------------
+
+PROXY_RETRY_ARGS = ("--retries", "6", "--retry-timeout", "8")
+
+
+@contextlib.contextmanager
+def read_timeout(seconds: float) -> Iterator[None]:
+    """In-process commands build their SDK client with this read timeout (the proxy holds
+    a `timeout` request just past it), instead of the default 60 s."""
+    from elb_mtls_deploy.cloud import sdk
+
+    original = sdk.connect
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        kwargs["timeout"] = (2.0, seconds)
+        return original(*args, **kwargs)
+
+    sdk.connect = connect  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sdk.connect = original  # type: ignore[assignment]
+
+
+class ProxiedStage(Stage):
+    """A stage whose emulator sits behind `FaultProxy`; the state dir announces the proxy,
+    so every `deploy` command goes SDK -> proxy -> emulator. `restart` kills the emulator
+    (connections in flight die with it) and starts a new one over the same state."""
+
+    def __init__(self, root: Path, kind: str, faults: ProxyFaults) -> None:
+        self.kind = kind
+        self.root = root / kind
+        self.state_dir = self.root / "state"
+        self.state_dir.mkdir(parents=True)
+        make = example_base if kind == "example" else large_base
+        self.base = make(self.state_dir)
+        self.stack = self.base["stack"]
+        self.spec = self.root / "spec.yaml"
+        write(self.base, self.spec)
+        self.server = start_server(self.state_dir, dataplane=False)
+        self.upstream = Upstream(self.server.port)
+        self.proxy = FaultProxy(self.upstream, faults)
+        announcement = {"pid": os.getpid(), "endpoint": self.proxy.endpoint}
+        (self.state_dir / "server.json").write_text(json.dumps(announcement))
+        self.restarts = 0
+
+    def close(self) -> None:
+        self.proxy.close()
+        self.server.close()
+
+    def faults(self, config: FaultConfig | None) -> None:
+        if config is None:
+            self.proxy.configure(ProxyFaults(0, 0, 0, 0))
+        self.server.emulator.faults.configure(config or FaultConfig())
+
+    def restart(self, down: float) -> None:
+        port = self.server.port
+        self.upstream.set(None)
+        self.server.close()
+        time.sleep(down)
+        self.server = start_server(self.state_dir, port=port, dataplane=False)
+        self.upstream.set(self.server.port)
+        self.restarts += 1
+
+
+def secret_lines(stage: Stage) -> dict[str, str]:
+    """Canaries: every base64 line (>= 16 chars) of every key in the stage's PKI dir, and
+    the emulator's SK (what the SDK signs with)."""
+    found = {"SK": DEMO_SK}
+    for key in sorted((stage.root / "pki").rglob("*.key")):
+        for i, line in enumerate(key.read_text().splitlines()):
+            if len(line) >= 16 and not line.startswith("-----"):
+                found[f"{key.name} line {i + 1}"] = line
+    return found
+
+
+def proxy_campaign(
+    root: Path,
+    kinds: list[str],
+    rounds: int,
+    seed: int,
+    *,
+    workers: int = 8,
+    destroy_every: int = 10,
+    kill_rate: float = 0.5,
+    rates: ProxyFaults | None = None,
+    settle_seconds: float = 3.0,
+    report: Callable[[Round], None] = lambda r: None,
+) -> list[Round]:
+    """`rounds` applies per spec kind through the fault-injecting proxy (read timeouts
+    that commit late, cut replies, junk list bodies, Retry-After abuse) with the emulator
+    killed and restarted mid-round in `kill_rate` of the rounds; every output is scanned
+    for the keys' lines and the SK. `settle_seconds` (RetryPolicy): 3 s covers the proxy's
+    latest commit (read timeout + `late_max` after the send); 0 shows what it prevents."""
+    results: list[Round] = []
+    base = dataclasses.replace(rates or ProxyFaults(), seed=seed)
+    with instrumented(settle_seconds=settle_seconds), read_timeout(base.read_timeout):
+        opened = {kind: ProxiedStage(root, kind, base) for kind in kinds}
+        try:
+            for stage in opened.values():
+                for index in range(rounds):
+                    result = _proxy_round(stage, base, index, workers, destroy_every, kill_rate)
+                    results.append(result)
+                    report(result)
+        finally:
+            for stage in opened.values():
+                stage.close()
+    return results
+
+
+def _proxy_round(
+    stage: ProxiedStage,
+    rates: ProxyFaults,
+    index: int,
+    workers: int,
+    destroy_every: int,
+    kill_rate: float,
+) -> Round:
+    rseed = round_seed(rates.seed, "proxy", stage.kind, index)
+    rng = random.Random(rseed)
+    doc, change = _change(stage, rng, index, destroy_every)
+    if doc is not None:
+        write(doc, stage.spec)
+    result = Round("proxy", stage.kind, index, rseed, change)
+    stage.proxy.configure(dataclasses.replace(rates, seed=rseed))
+    command = "destroy" if doc is None else "apply"
+    args = [command, str(stage.spec), "--auto-approve", *PROXY_RETRY_ARGS]
+    if command == "apply":
+        args += ["--workers", str(workers), "--output", rng.choice(["text", "json"])]
+    killer = None
+    if rng.random() < kill_rate:
+        at, down = rng.uniform(0.1, 3.0), rng.uniform(0.1, 1.0)
+        killer = threading.Timer(at, stage.restart, args=(down,))
+        killer.start()
+    outputs: list[str] = []
+    started = time.monotonic()
+    _ADOPTED.clear()
+    _IN_DOUBT.clear()
+    stage.proxy.take()
+    for _ in range(1 + MAX_RERUNS):
+        code, out, err = run_cli(*args)
+        outputs.append(out + err)
+        result.codes.append(code)
+        result.passes += out.count("converging again")
+        if code == 0:
+            break
+        result.detail += f" run {len(result.codes)} exit {code}: {_tail(err, 3)};"
+    if killer is not None:
+        killer.join()
+        result.faults["kill"] = 1
+        result.kill = "emulator restarted"
+    result.seconds = time.monotonic() - started
+    counts = stage.proxy.take()
+    result.requests = counts.pop("requests", 0)
+    result.faults.update(counts)
+    result.adopted = len(_ADOPTED)
+    result.in_doubt = len(_IN_DOUBT)
+    stage.check(result, doc)
+    canaries = secret_lines(stage)
+    result.leaks = sorted(
+        {label for text in outputs for label, line in canaries.items() if line in text}
+    )
+    for text in outputs:
+        if "this is a bug" in text or "Traceback" in text:
+            result.detail += " [unexpected error in output]"
+            result.codes.append(99)
+    return result
+
+
+__all__ = ["PROXY_FAULTS", "proxy_campaign"]

@@ -1,9 +1,10 @@
 """Run the reliability campaigns and print a table plus one final line of figures.
 
-    .venv/bin/python bench/reliability/run.py                      # all three, full size
+    .venv/bin/python bench/reliability/run.py                      # all four, full size
     .venv/bin/python bench/reliability/run.py faults --rounds 100 --seed 7
     .venv/bin/python bench/reliability/run.py crashes --rounds 30 --seed 7 --json out.json
     .venv/bin/python bench/reliability/run.py faults --spec large --seed 7 --workers 1
+    .venv/bin/python bench/reliability/run.py proxy --rounds 50 --seed 7   # faults on the wire
 
 Everything stays on 127.0.0.1; HOME is a temp dir; certificates are issued at run time
 into the temp dir and deleted with it. Exit 0 only if every round is clean.
@@ -24,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-FULL = {"faults": 100, "crashes": 30, "concurrency": 10}
+FULL = {"faults": 100, "crashes": 30, "concurrency": 10, "proxy": 50}
 
 
 def hermetic(root: Path) -> None:
@@ -40,10 +41,11 @@ def hermetic(root: Path) -> None:
 
 
 def row(result: object) -> str:
-    from campaigns import FAULT_KINDS, Round
+    from campaigns import FAULT_KINDS, PROXY_FAULTS, Round
 
     assert isinstance(result, Round)
-    faults = " ".join(f"{result.faults.get(k, 0)}" for k in FAULT_KINDS)
+    kinds = PROXY_FAULTS if result.campaign == "proxy" else FAULT_KINDS
+    faults = " ".join(f"{result.faults.get(k, 0)}" for k in kinds)
     f = result.findings
     verdict = "ok" if result.ok else "FAIL"
     extra = result.kill or ""
@@ -55,13 +57,15 @@ def row(result: object) -> str:
         f"{verdict:<4} {result.change[:40]}  {extra}"
         + (f"\n      {result.detail}" if result.detail and not result.ok else "")
         + (f"\n      {f.duplicates + f.orphans + f.missing}" if not f.clean else "")
+        + (f"\n      LEAKED: {result.leaks}" if result.leaks else "")
     )
 
 
 HEADER = (
     f"{'campaign':<11} {'spec':<7} {'#':>3} {'round seed':>20} {'exits':<10} {'reqs':>5} "
     f"{'500 503 429 busy lost':<16} {'adp':>3} {'ps':>2} {'dup':>3} {'orp':>3} {'mis':>3} "
-    f"{'plan0':<5} {'secs':>6} {'':<4} change  kill"
+    f"{'plan0':<5} {'secs':>6} {'':<4} change  kill\n"
+    "(proxy rows: the fault columns are timeout cut junk retry-after kill)"
 )
 
 
@@ -95,6 +99,24 @@ def summary(name: str, results: Sequence[object]) -> str:
     elif name == "crashes":
         killed = sum(1 for r in rs if r.codes and r.codes[0] == -9)
         text += f"killed mid-run {killed}/{len(rs)}, "
+    elif name == "proxy":
+        from campaigns import PROXY_FAULTS
+
+        requests = sum(r.requests for r in rs)
+        wire: Counter[str] = Counter()
+        for r in rs:
+            wire.update(r.faults)
+        injected = sum(wire[k] for k in PROXY_FAULTS if k != "kill")
+        mix = ", ".join(f"{k} {wire[k]}" for k in PROXY_FAULTS if k != "kill")
+        reruns = Counter(r.reruns for r in rs)
+        text += (
+            f"{injected}/{requests} requests faulted on the wire "
+            f"({100 * injected / max(1, requests):.1f}%: {mix}), emulator restarted in "
+            f"{wire['kill']} rounds, re-runs {dict(sorted(reruns.items()))}, "
+            f"extra passes {sum(r.passes for r in rs)}, adoptions {sum(r.adopted for r in rs)}, "
+            f"creates in doubt {sum(r.in_doubt for r in rs)}, "
+            f"secret leaks {sum(len(r.leaks) for r in rs)}, "
+        )
     else:
         outcomes = Counter("+".join(map(str, sorted(r.codes))) for r in rs)
         text += f"exit codes {dict(outcomes)}, "
@@ -106,12 +128,14 @@ def summary(name: str, results: Sequence[object]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("campaign", nargs="?", default="all",
-                        choices=("all", "faults", "crashes", "concurrency"))  # fmt: skip
+                        choices=("all", "faults", "crashes", "concurrency", "proxy"))  # fmt: skip
     parser.add_argument("--rounds", type=int, help="rounds (faults: per spec)")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--spec", choices=("both", "example", "large"), default="both")
     parser.add_argument("--workers", type=int, default=8, help="faults: apply --workers")
     parser.add_argument("--retry-after", type=int, default=1, help="faults: Retry-After on 429")
+    parser.add_argument("--settle", type=float, default=3.0,
+                        help="proxy: settle window after a create in doubt (0 = off)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write every round as JSON")
     args = parser.parse_args(argv)
     kinds = ["example", "large"] if args.spec == "both" else [args.spec]
@@ -139,6 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )  # fmt: skip
             elif name == "crashes":
                 results += campaigns.crash_campaign(out, kinds, rounds, args.seed, report=report)
+            elif name == "proxy":
+                results += campaigns.proxy_campaign(
+                    out, kinds, rounds, args.seed, workers=args.workers,
+                    settle_seconds=args.settle, report=report,
+                )  # fmt: skip
             else:
                 results += campaigns.concurrency_campaign(
                     out, kinds, rounds, args.seed, report=report
@@ -167,7 +196,7 @@ def _jsonable(result: object) -> dict[str, object]:
         "faults": dict(result.faults), "adopted": result.adopted, "passes": result.passes,
         "kill": result.kill, "duplicates": f.duplicates, "orphans": f.orphans,
         "missing": f.missing, "plan_empty": result.plan_empty, "seconds": result.seconds,
-        "detail": result.detail,
+        "detail": result.detail, "leaks": result.leaks, "in_doubt": result.in_doubt,
     }  # fmt: skip
 
 

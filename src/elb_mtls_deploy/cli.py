@@ -70,8 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # mapped once here: one clear message, no traceback unless --debug
         if args.debug:
             raise
-        from elb_mtls_deploy.errors import DeployError
+        from elb_mtls_deploy.errors import DeployError, from_os_error
 
+        exc = exc if isinstance(exc, DeployError) else from_os_error(exc) or exc
         if isinstance(exc, DeployError):
             message = str(exc)
         else:
@@ -173,6 +174,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--history", action="store_true", help="list every kept generation (writes nothing)"
     )
+    p = command(
+        "revoked", cmd_revoked, "print the deny-list backends use to refuse revoked clients"
+    )
+    p.add_argument("spec", type=Path)
+    p.add_argument("--out", type=Path, help="write the deny-list (JSON) to this file")
+    p = command("sign", cmd_sign, "sign a client's own certificate request (its key stays put)")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--ca", required=True, help="the spec CA that signs")
+    p.add_argument("--csr", type=Path, required=True, help="the PEM certificate request")
+    p.add_argument("--out", type=Path, required=True, help="where to write the certificate")
+    p.add_argument("--days", type=int, default=397, help="validity in days (default 397)")
     command("schema", cmd_schema, "print the JSON Schema of the spec (editor completion)")
     p = command("plan", cmd_plan, "show what apply would change", cloud=True)
     p.add_argument("spec", type=Path)
@@ -244,6 +256,22 @@ def _parser() -> argparse.ArgumentParser:
         cloud=True,
     )
     p.add_argument("spec", type=Path)
+    p = command(
+        "import", cmd_import, "write a spec that adopts a console-made setup (docs/import.md)",
+        cloud=True,
+    )  # fmt: skip
+    p.add_argument("--loadbalancer", required=True, metavar="ID|NAME")
+    p.add_argument("--listener", action="append", default=[], metavar="ID",
+                   help="import only this HTTPS listener (repeatable; default: all)")  # fmt: skip
+    p.add_argument("--stack", required=True, help="the stack that adopts the resources")
+    p.add_argument("--out", required=True, type=Path, help="the spec to write (must not exist)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--embedded", action="store_true", help="the ELB emulator")
+    where.add_argument("--region", help="a Huawei Cloud region (credentials from the environment)")
+    p.add_argument("--state-dir", type=Path, help="with --embedded: the emulator's state directory")
+    p.add_argument("--project-id", help="with --region: the project id")
+    p.add_argument("--api", choices=("v3", "v2"), help="default: from the load balancer's type")
+    _probe_parser(command)
     p = command("completion", cmd_completion, "print a shell completion script (bash or zsh)")
     p.add_argument("shell", choices=("bash", "zsh"))
     from elb_mtls_deploy.emulator.cli import register
@@ -276,6 +304,36 @@ def cmd_schema(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy.schema import spec_schema
 
     print(json.dumps(spec_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_revoked(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import workflow
+    from elb_mtls_deploy.output import write_json
+
+    document = workflow.deny_list(workflow.load(args.spec, os.environ))
+    if args.out:
+        write_json(args.out, document)
+        out.line(f"{len(document['entries'])} revoked certificate(s) -> {args.out}")
+    else:
+        print(json.dumps(document, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def cmd_sign(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import workflow
+
+    loaded = workflow.load(args.spec, os.environ)
+    certificate = workflow.sign_request(loaded, args.ca, args.csr, args.out, args.days)
+    row = {
+        "subject": certificate.subject.rfc4514_string(),
+        "serial": format(certificate.serial_number, "x"),
+        "not_after": certificate.not_valid_after_utc.isoformat(),
+        "out": str(args.out),
+    }
+    out.line(f"signed {row['subject']} (serial {row['serial']}, expires {row['not_after'][:10]})")
+    out.line(f"  -> {args.out}")
+    out.data(row)
     return EXIT_OK
 
 
@@ -348,6 +406,8 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy.saved_plan import certificate_fingerprints, to_json
 
     loaded = workflow.load(args.spec, os.environ)
+    for finding in workflow.lint_public(loaded):  # bad certificates: exit 1 before any API call
+        out.line(str(finding))
     with workflow.connect(loaded, _policy(args), read_only=True) as conn:  # plan writes nothing
         planned = workflow.make_plan(loaded, conn)
     plan = _with_expiry_notes(planned.plan, loaded, args.fail_on_expiry, planned.observed)
@@ -581,6 +641,7 @@ def cmd_verify(args: argparse.Namespace, out: Out) -> int:
     loaded = workflow.load(args.spec, os.environ)
     bundles = load_bundles(loaded.spec, loaded.base_dir, loaded.env)
     options = Options(args.address, args.server_name, args.listener, args.client)
+    options = workflow.with_revoked(loaded, options)  # revoked clients must be refused
     with workflow.connect(loaded, _policy(args), serve_traffic=True) as conn:
         embedded = conn.endpoint if conn.embedded_state_dir is not None else None
         report = verify_listeners(
@@ -647,6 +708,96 @@ def _served_dataplane(loaded: Loaded) -> tuple[list[dict[str, Any]] | None, str 
             f"serve --state-dir {directory}` and run `deploy output` again"
         )
     return dataplane(endpoint), None
+
+
+def cmd_import(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import importer
+
+    if (args.embedded and args.project_id) or (not args.embedded and args.state_dir):
+        raise importer.ImportRefused(
+            "--state-dir goes with --embedded, --project-id with --region",
+            hint="see `deploy import --help`",
+        )
+    request = importer.Request(
+        args.loadbalancer, args.stack, args.out, tuple(args.listener), args.state_dir,
+        args.region, args.project_id, args.api,
+    )  # fmt: skip
+    result = importer.run(request, os.environ)
+    out.line(f"wrote {result.spec} and {len(result.files)} certificate file(s) next to it")
+    for note in result.notes:
+        out.line(f"note: {note}")
+    _print_findings(out, result.findings)
+    for problem in result.problems:
+        out.line(f"note: {result.spec} does not validate yet: {problem}")
+    out.line(importer.NEXT_STEPS.format(spec=result.spec))
+    out.data(
+        {
+            "spec": str(result.spec),
+            "files": [str(f) for f in result.files],
+            "notes": list(result.notes),
+            "findings": [vars(f) for f in result.findings],
+            "problems": list(result.problems),
+        }
+    )
+    return EXIT_OK
+
+
+def _probe_parser(command: Callable[..., argparse.ArgumentParser]) -> None:
+    """`deploy probe` (docs/probe.md): its options only, kept apart from the others."""
+    p = command(
+        "probe",
+        cmd_probe,
+        "settle unverified API behaviours on your account with a throwaway stack",
+    )  # no --retries: a retried call would hide the first answer, which is the finding
+    p.add_argument("--loadbalancer", required=True, metavar="ID|NAME")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--embedded", action="store_true", help="probe the embedded emulator")
+    where.add_argument("--region", help="Huawei Cloud region id (credentials from HW_* vars)")
+    p.add_argument("--state-dir", type=Path, metavar="DIR", help="with --embedded")
+    p.add_argument("--project-id", metavar="ID")
+    p.add_argument("--api", choices=("v3", "v2"), help="default: from the load balancer type")
+    p.add_argument("--yes", action="store_true", help="do not ask before creating")
+    p.add_argument("--out", type=Path, help="write the report as JSON (no secrets)")
+    p.add_argument("--address", metavar="HOST[:PORT]", help="where the LB answers (data plane)")
+
+
+def _confirmed(prompt: str) -> bool:
+    try:
+        return input(prompt) == "yes"
+    except EOFError:
+        return False
+
+
+def cmd_probe(args: argparse.Namespace, out: Out) -> int:
+    from elb_mtls_deploy import probe, workflow
+
+    if not args.yes and not sys.stdin.isatty():
+        out.err("error: deploy probe creates resources; confirm on a terminal or pass --yes")
+        return EXIT_ERROR
+    options = probe.Options(
+        args.loadbalancer, args.embedded, args.state_dir, args.region, args.project_id,
+        args.api, args.address,
+    )  # fmt: skip
+    with probe.open_session(options, os.environ) as session:
+        for line in session.describe():
+            out.line(line)
+        if not args.yes and not _confirmed("Create and probe? Only 'yes' is accepted: "):
+            out.err("cancelled; nothing was created")
+            return EXIT_ERROR
+        report = session.run(workflow.now(), out.line)
+    for line in probe.table(report):
+        out.line(line)
+    document = probe.document(report)
+    if args.out:
+        args.out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    out.data(document)
+    for problem in report.left_behind:
+        out.err(f"error: left behind: {problem}")
+    if report.aborted:
+        out.err(f"error: the probe run stopped: {report.aborted}")
+        if report.aborted.startswith("interrupted"):
+            return EXIT_TERMINATED if TERMINATION.received else EXIT_INTERRUPTED
+    return EXIT_ERROR if report.aborted or report.left_behind else EXIT_OK
 
 
 def cmd_completion(args: argparse.Namespace, out: Out) -> int:

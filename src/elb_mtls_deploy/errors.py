@@ -10,7 +10,8 @@
     │   ├── TransientError       429, 5xx, connection problems: safe to retry
     │   └── PermanentError       anything else (400, 401, 403, ...)
     ├── ApplyError               apply stopped on a permanent failure (carries the report)
-    └── VerifyError              the verify matrix could not run
+    ├── VerifyError              the verify matrix could not run
+    └── FileSystemError          disk full, read-only, permissions (`from_os_error`)
 
 Messages say what was wrong, where, and what to do. They never contain key material,
 passwords or the secret access key: every message and hint is redacted, when the error is
@@ -20,6 +21,7 @@ token, key and .p12 passwords, each line of a private key sent to the cloud).
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Iterable
 
@@ -163,3 +165,36 @@ class ApplyError(DeployError):
 
 class VerifyError(DeployError):
     """The verify matrix could not be run at all."""
+
+
+class FileSystemError(DeployError):
+    """A file or directory the tool writes (PKI dir, saved plan, state) cannot be written."""
+
+
+# errno -> (what happened, what to do); the cases a user can fix outside the tool.
+_FILE_PROBLEMS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("the disk is full", "free some space, or point the path elsewhere"),
+    errno.EDQUOT: ("the disk quota is exhausted", "free some space, or point the path elsewhere"),
+    errno.EROFS: ("the file system is read-only", "use a writable directory"),
+    errno.EACCES: ("permission denied", "check the owner and mode of the file and its directory"),
+    errno.EPERM: ("operation not permitted", "check the owner and mode of the file"),
+    errno.ENOTDIR: (
+        "a part of the path is a file, not a directory",
+        "check the path (e.g. pki_dir in the spec)",
+    ),
+    errno.EEXIST: (
+        "it exists and is not a directory",
+        "remove or rename the file, or set another pki_dir",
+    ),
+    errno.EISDIR: ("it is a directory", "give a file name, not a directory"),
+}
+
+
+def from_os_error(exc: BaseException) -> DeployError | None:
+    """One clear error for a file-system failure a user can fix (disk full, read-only,
+    permissions, a file where a directory should be), naming the path; None otherwise."""
+    if not isinstance(exc, OSError) or exc.errno not in _FILE_PROBLEMS:
+        return None
+    what, fix = _FILE_PROBLEMS[exc.errno]
+    where = exc.filename if exc.filename is not None else "a file"
+    return FileSystemError(f"cannot use {where}: {what}", hint=fix)

@@ -28,8 +28,17 @@ from elb_mtls_deploy.state import (
 )
 
 
-def to_state(snapshot: Snapshot, stack: str, desired: State | None = None) -> State:
+def to_state(
+    snapshot: Snapshot,
+    stack: str,
+    desired: State | None = None,
+    adopted: Mapping[str, str] | None = None,
+) -> State:
     """Owned records keyed like the desired state; foreign listeners kept aside.
+
+    `adopted` (cloud id -> record key, from the spec's `adopt:`) are this stack's records
+    whatever their name and description; they carry those as fields (and their pool's
+    monitor and members their names) so the plan renames and marks them in place.
 
     Several owned resources can share a key: an apply killed half-way through a
     replacement leaves the old and the new listener, pool and members; two writers can
@@ -37,7 +46,7 @@ def to_state(snapshot: Snapshot, stack: str, desired: State | None = None) -> St
     closest to the desired record is kept and references are mapped to the kept ids, so
     the others, and everything hanging off them, become duplicates the plan deletes.
     """
-    candidates = _candidates(snapshot, stack)
+    candidates = _candidates(snapshot, stack, adopted or {})
     want = desired or State()
     records: dict[str, Record] = {}
     duplicates: list[Record] = []
@@ -54,25 +63,27 @@ def to_state(snapshot: Snapshot, stack: str, desired: State | None = None) -> St
         for best, others in chosen:
             records[best.key] = best
             duplicates.extend(others)
-    return State(records, _foreign(snapshot, stack), tuple(duplicates))
+    return State(records, _foreign(snapshot, stack, adopted or {}), tuple(duplicates))
 
 
-def _candidates(snapshot: Snapshot, stack: str) -> dict[Kind, dict[str, list[Record]]]:
+def _candidates(
+    snapshot: Snapshot, stack: str, adopted: Mapping[str, str]
+) -> dict[Kind, dict[str, list[Record]]]:
     """Every owned resource as a record whose reference fields still hold raw cloud ids."""
     found: dict[Kind, dict[str, list[Record]]] = {kind: {} for kind in KINDS}
 
     def add(record: Record) -> None:
         found[record.kind].setdefault(record.key, []).append(record)
 
-    in_use = _referenced_ids(snapshot.listeners, stack)
+    in_use = _referenced_ids(snapshot.listeners, stack, adopted)
     # A certificate a listener uses goes first: on a tie it is the one to keep.
     for cert in sorted(snapshot.certificates, key=lambda c: c.id not in in_use):
-        if _owned(cert, stack):
-            add(_certificate(cert, stack))
+        if _owned(cert, stack) or cert.id in adopted:
+            add(_adopting(_certificate(cert, stack, adopted), cert, adopted))
     for listener in snapshot.listeners:
-        if _owned(listener, stack):
+        if _owned(listener, stack) or listener.id in adopted:
             fields = {k: v for k, v in listener.fields.items() if k != "default_pool_id"}
-            add(_record("listener", listener, stack, fields))
+            add(_adopting(_record("listener", listener, stack, fields, adopted), listener, adopted))
     pool_names: dict[str, str] = {}
     listener_lb = {item.id: item.fields.get("loadbalancer_id") for item in snapshot.listeners}
     for pool in snapshot.pools:
@@ -85,11 +96,26 @@ def _candidates(snapshot: Snapshot, stack: str) -> dict[Kind, dict[str, list[Rec
         fields["loadbalancer_id"] = fields.get("loadbalancer_id") or listener_lb.get(
             str(listener_id)
         )
-        add(_record("pool", pool, stack, fields, parent_id=str(listener_id or "") or None))
-        pool_names[pool.id] = _local(pool, stack)
+        parent = str(listener_id or "") or None
+        record = _record("pool", pool, stack, fields, adopted, parent_id=parent)
+        add(_adopting(record, pool, adopted))
+        pool_names[pool.id] = record.key.split(":", 1)[1]
     for record in _children(snapshot, pool_names):
-        add(record)
+        add(_adopting(record, record, adopted, parent=record.parent_id))
     return found
+
+
+def _adopting(
+    record: Record, item: Observed | Record, adopted: Mapping[str, str], parent: str | None = None
+) -> Record:
+    """An adopted resource (or a monitor or member of an adopted pool) compares its name and
+    description too: `desired.adopted` asks for the stack's (docs/import.md)."""
+    if parent is not None and parent in adopted:
+        return replace(record, fields={**record.fields, "name": item.name})
+    if item.id is None or item.id not in adopted:
+        return record
+    description = item.description if isinstance(item, Observed) else None
+    return replace(record, fields={**record.fields, "name": item.name, "description": description})
 
 
 def _children(snapshot: Snapshot, pool_names: Mapping[str, str]) -> Iterator[Record]:
@@ -142,7 +168,9 @@ def _distance(record: Record, target: Record | None) -> tuple[int, int]:
     return (forced, len(changed))
 
 
-def _foreign(snapshot: Snapshot, stack: str) -> tuple[ForeignListener, ...]:
+def _foreign(
+    snapshot: Snapshot, stack: str, adopted: Mapping[str, str]
+) -> tuple[ForeignListener, ...]:
     return tuple(
         ForeignListener(
             item.id,
@@ -151,7 +179,7 @@ def _foreign(snapshot: Snapshot, stack: str) -> tuple[ForeignListener, ...]:
             int(item.fields.get("protocol_port") or 0),
         )
         for item in snapshot.listeners
-        if not _owned(item, stack)
+        if not _owned(item, stack) and item.id not in adopted
     )
 
 
@@ -163,12 +191,14 @@ def digest_source(state: State) -> list[Any]:
     return sorted(rows, key=repr)
 
 
-def _referenced_ids(listeners: Sequence[Observed], stack: str) -> set[str]:
+def _referenced_ids(
+    listeners: Sequence[Observed], stack: str, adopted: Mapping[str, str]
+) -> set[str]:
     refs = ("default_tls_container_ref", "client_ca_tls_container_ref")
     return {
         str(item.fields[r])
         for item in listeners
-        if _owned(item, stack)
+        if _owned(item, stack) or item.id in adopted
         for r in refs
         if item.fields.get(r)
     }
@@ -182,7 +212,7 @@ def _local(item: Observed, stack: str) -> str:
     return item.name[len(stack) + 1 :]
 
 
-def _certificate(cert: Observed, stack: str) -> Record:
+def _certificate(cert: Observed, stack: str, adopted: Mapping[str, str]) -> Record:
     pem = str(cert.fields.get("certificate") or "")
     try:
         identity = identify(pem)
@@ -196,17 +226,20 @@ def _certificate(cert: Observed, stack: str) -> Record:
         }
     except ValueError:
         fields = {"type": cert.fields.get("type"), "fingerprint": "unreadable"}
-    return Record(
-        "certificate", key("certificate", _local(cert, stack)), cert.name, fields, cert.id
-    )
+    record_key = adopted.get(cert.id) or key("certificate", _local(cert, stack))
+    return Record("certificate", record_key, cert.name, fields, cert.id)
 
 
 def _record(
-    kind: Kind, item: Observed, stack: str, fields: Mapping[str, Any], parent_id: str | None = None
+    kind: Kind,
+    item: Observed,
+    stack: str,
+    fields: Mapping[str, Any],
+    adopted: Mapping[str, str],
+    parent_id: str | None = None,
 ) -> Record:
-    return Record(
-        kind, key(kind, _local(item, stack)), item.name, dict(fields), item.id, parent_id=parent_id
-    )
+    record_key = adopted.get(item.id) or key(kind, _local(item, stack))
+    return Record(kind, record_key, item.name, dict(fields), item.id, parent_id=parent_id)
 
 
 def _jsonable(value: Any) -> Any:

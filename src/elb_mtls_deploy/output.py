@@ -193,8 +193,11 @@ def verify_document(report: Any) -> dict[str, Any]:
 
 
 def write_json(path: Any, value: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:  # a full disk fails at close, without a file name: add it
+        raise OSError(exc.errno, exc.strerror, exc.filename or str(path)) from exc
 
 
 def stack_outputs(

@@ -45,8 +45,14 @@ def render_text(plan: Plan, colour: bool = False, legend: bool = False) -> str:
         lines.append(summary_line(plan))
         if legend:
             lines.append(legend_line({symbol for symbol, _, _ in entries}))
-    lines.extend(f"note: {n}" for n in plan.notes)
+    lines.extend(_note(n, colour) for n in plan.notes)
     return "\n".join(lines) + "\n"
+
+
+def _note(note: str, colour: bool) -> str:
+    """A WARNING (e.g. a client CA no longer trusted: its clients are locked out) in red."""
+    line = f"note: {note}"
+    return f"\x1b[31m{line}\x1b[0m" if colour and note.startswith("WARNING:") else line
 
 
 def summary_line(plan: Plan) -> str:

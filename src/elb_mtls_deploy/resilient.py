@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from elb_mtls_deploy.cloud.base import CloudApi, LoadBalancerInfo, Observed
-from elb_mtls_deploy.errors import CloudError, ConflictError, NotFoundError, TransientError
+from elb_mtls_deploy.errors import (
+    CloudError,
+    ConflictError,
+    NotFoundError,
+    TransientError,
+    register_secret,
+)
 from elb_mtls_deploy.retry import Budget, RetryPolicy, call_with_retry, should_retry
 from elb_mtls_deploy.state import Flavour, Kind
 
@@ -91,6 +97,9 @@ class ResilientCloud:
     def list_healthmonitors(self, ids: Sequence[str]) -> list[Observed]:
         return self._read(lambda: self.inner.list_healthmonitors(ids))
 
+    def list_by_ids(self, kind: Kind, ids: Sequence[str]) -> list[Observed]:
+        return self._read(lambda: self.inner.list_by_ids(kind, ids))
+
     def list_members(self, pool_ids: Sequence[str]) -> list[Observed]:
         return self._read(lambda: self.inner.list_members(pool_ids))
 
@@ -105,6 +114,7 @@ class ResilientCloud:
         payload: Mapping[str, str],
         parent_id: str | None,
     ) -> None:
+        register_secret(payload.get("private_key"))  # redacted from every later message
         self._safe(lambda: self.inner.update(kind, id, fields, payload, parent_id))
 
     def delete(self, kind: Kind, id: str, parent_id: str | None) -> None:
@@ -131,6 +141,7 @@ class ResilientCloud:
         fields: Mapping[str, Any],
         payload: Mapping[str, str],
     ) -> str:
+        register_secret(payload.get("private_key"))  # redacted from every later message
         budget = Budget(self.policy, self.stop)
         while True:
             try:

@@ -20,6 +20,10 @@ _API = (
     "ELB API: v3 for dedicated load balancers, v2 for shared ones, auto to choose from the "
     "load balancer's type."
 )
+_PROBE_FILE = (
+    "A `deploy probe --out` result for this account, relative to this file: plan refuses "
+    "changes that need a behaviour the probe found missing (docs/probe.md)."
+)
 _HEADER = "Insert the `{}` header into requests to the members."
 
 DESCRIPTIONS: dict[str, str] = {
@@ -33,15 +37,27 @@ DESCRIPTIONS: dict[str, str] = {
     "Spec.pki_dir": "Directory of issued certificates and keys, relative to this file.",
     "Spec.certificates": "The CAs, server certificates and client certificates of the stack.",
     "Spec.listeners": "The HTTPS listeners to create, each with its pool and members.",
+    "Spec.adopt": (
+        "Cloud ids of resources made outside the tool (`deploy import`) that this stack takes "
+        "over in place: renamed and marked, never recreated (docs/import.md)."
+    ),
+    "Adopt.certificates": "Certificate name -> the adopted certificate.",
+    "Adopt.listeners": "Listener name -> the adopted listener's id.",
+    "Adopt.pools": "Pool name -> the adopted pool's id (its monitor and members come along).",
+    "AdoptedCertificate.id": "The certificate's id in the cloud.",
+    "AdoptedCertificate.sha256": (
+        "SHA-256 of the adopted leaf: while the file still holds it, its lint errors are "
+        "warnings (ELB serves it today); a replacement is linted in full."
+    ),
     "Certificates.cas": "CAs: generated here, or imported. A CA bound as client_ca checks clients.",
     "Certificates.servers": "Server certificates the load balancer presents.",
     "Certificates.clients": "Client certificates to issue (exported as .p12) for mutual TLS.",
     "Certificates.revoked": (
-        "Client certificates backends must refuse (`deploy revoked` writes the deny-list)."
+        "Client certificates backends must refuse (ELB has no CRL): see `deploy revoked`."
     ),
-    "Revoked.client": "A former client of this spec: every generation of it is revoked.",
-    "Revoked.serial": "The serial number of one certificate (e.g. one made by `deploy sign`).",
-    "Revoked.reason": "Why, for the deny-list.",
+    "Revoked.client": "A former client of this spec: every generation it ever had is revoked.",
+    "Revoked.serial": "The serial number (hex) of a certificate signed elsewhere (deploy sign).",
+    "Revoked.reason": "Why, for the deny-list and the plan (e.g. 'laptop stolen').",
     # targets
     "EmbeddedTarget.kind": "`embedded`: the ELB emulator on 127.0.0.1, no cloud account.",
     "EmbeddedTarget.state_dir": "Directory of the emulator's SQLite state.",
@@ -58,6 +74,8 @@ DESCRIPTIONS: dict[str, str] = {
     "HuaweiCloudTarget.endpoint": (
         "ELB endpoint URL instead of https://elb.<region>.myhuaweicloud.com."
     ),
+    "EmbeddedTarget.probe_file": _PROBE_FILE,
+    "HuaweiCloudTarget.probe_file": _PROBE_FILE,
     # certificates
     "Subject.common_name": "Common name (CN).",
     "Subject.organization": "Organisation (O).",

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elb_mtls_deploy.adopt import adopted_ids, adoption, adoption_conflicts, mark_adopted
 from elb_mtls_deploy.cloud import snapshot
 from elb_mtls_deploy.cloud.base import CloudApi, Credentials, LoadBalancerInfo
 from elb_mtls_deploy.desired import UploadCert, build_desired, is_known_after_apply
@@ -275,7 +276,8 @@ def _without(view: PkiView, issued: frozenset[str]) -> PkiView:
 
 
 def _desired(loaded: Loaded, conn: Connection, certs: Mapping[str, UploadCert]) -> State:
-    return build_desired(loaded.spec, certs, conn.flavour, conn.loadbalancers)
+    desired = build_desired(loaded.spec, certs, conn.flavour, conn.loadbalancers)
+    return mark_adopted(desired, loaded.spec)
 
 
 def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None) -> Planned:
@@ -284,12 +286,46 @@ def _plan(loaded: Loaded, conn: Connection, desired: State, view: PkiView | None
     conflicts: list[str] = []
     if view is not None:
         desired, conflicts = trust_anchor_guard(spec, view, desired, observed)
+        conflicts += adoption_conflicts(spec, desired, observed)
     plan = diff(desired, observed, spec.stack, conn.flavour, digest(digest_source(observed)))
     notes = (*issuance_notes(spec, view), *rollover_warnings(desired, observed))
+    if view is not None:
+        notes = (*notes, *revocation_notes(spec, loaded.base_dir))
     if view is not None and not isinstance(spec.target, EmbeddedTarget):
         notes = (*notes, *feature_notes(spec))
+    if view is not None and spec.target.probe_file is not None:
+        refused, probe_notes = probe_refusals(loaded, conn, desired, observed)
+        conflicts, notes = [*conflicts, *refused], (*notes, *probe_notes)
     plan = replace(plan, conflicts=(*plan.conflicts, *conflicts), notes=(*plan.notes, *notes))
     return Planned(plan, desired, observed, view)
+
+
+def probe_refusals(
+    loaded: Loaded, conn: Connection, desired: State, observed: State
+) -> tuple[list[str], list[str]]:
+    """`target.probe_file`: what `deploy probe` found on this account (docs/probe.md)."""
+    import json
+
+    from elb_mtls_deploy import probed
+
+    name = loaded.spec.target.probe_file
+    assert name is not None
+    path = name if name.is_absolute() else loaded.base_dir / name
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SpecError(
+            f"{loaded.path}: target.probe_file {path} cannot be read: {exc}",
+            hint="write it with `deploy probe --out FILE`, or remove target.probe_file",
+        ) from None
+    problem = probed.format_problem(document)
+    if problem:
+        raise SpecError(
+            f"{loaded.path}: target.probe_file {path}: {problem}",
+            hint="write it with `deploy probe --out FILE`, or remove target.probe_file",
+        )
+    lb_ids = sorted({lb.id for lb in conn.loadbalancers.values()})
+    return probed.refusals(document, desired, observed, conn.flavour, lb_ids)
 
 
 def feature_notes(spec: Spec) -> list[str]:
@@ -310,9 +346,9 @@ def feature_notes(spec: Spec) -> list[str]:
 
 def observe_state(loaded: Loaded, conn: Connection, desired: State | None = None) -> State:
     lb_ids = sorted({lb.id for lb in conn.loadbalancers.values()})
-    return to_state(
-        snapshot.take(conn.cloud, loaded.spec.stack, lb_ids), loaded.spec.stack, desired
-    )
+    spec = loaded.spec
+    taken = snapshot.take(conn.cloud, spec.stack, lb_ids, adopted_ids(spec))
+    return to_state(taken, spec.stack, desired, adoption(spec))
 
 
 @contextmanager
@@ -346,6 +382,16 @@ def _raise_on_errors_in(findings: Any) -> None:
             "the certificates have errors:\n" + "\n".join(f"  {f}" for f in errors),
             hint="fix the findings above; nothing was sent to the cloud",
         )
+
+
+def lint_public(loaded: Loaded) -> list[Any]:
+    """Plan's certificate check, before it connects: the public certificates only (no key,
+    no file written); errors raise, warnings are returned for the CLI to show."""
+    from elb_mtls_deploy.pki import lint
+
+    findings = lint(pki_view(loaded).bundles, loaded.spec, now())
+    _raise_on_errors_in(findings)
+    return [f for f in findings if f.severity != "error"]
 
 
 def preflight(loaded: Loaded) -> PkiView:
@@ -418,42 +464,46 @@ def _known_later(value: Any) -> bool:
 def trust_anchor_guard(
     spec: Spec, view: PkiView, desired: State, observed: State
 ) -> tuple[State, list[str]]:
-    """Never replace a trust anchor implicitly: a CA the cloud holds whose key is gone from
-    the PKI, or a different CA than the cloud's, is a conflict (apply refuses), and the
-    record keeps the cloud's value so the plan shows no change to it."""
+    """Never replace a trust anchor implicitly: a CA the cloud holds (alone or in a rollover
+    bundle) whose key is gone from the PKI, or a different CA than the cloud's, is a
+    conflict (apply refuses), and the record keeps the cloud's value so the plan shows no
+    change to it. A server CA whose server certificate is in the cloud counts too."""
     records = dict(desired.records)
     conflicts: list[str] = []
-    for _, cert in spec.all_certificates():
-        pending = view.pending.get(cert.name)
-        have = observed.records.get(key("certificate", cert.name))
-        want = records.get(key("certificate", cert.name))
-        if want is not None and have is not None and want.fields.get("type") == "client":
-            problem = _replaced_anchor(cert.name, want, have, pending, view)
-            if problem:
-                conflicts.append(problem)
-                records[want.key] = replace(want, fields={**want.fields, **_same(want, have)})
-        elif pending is not None and pending.reason == "new" and spec.ca(cert.name) is not None:
-            signed = _deployed_leaves(spec, cert.name, observed)
-            if signed:
-                conflicts.append(
-                    _lost_ca(
-                        cert.name,
-                        view,
-                        f"the certificates it signed ({', '.join(signed)}) are in the cloud",
-                    )
-                )
+    reported: set[str] = set()
+    for want in desired.by_kind("certificate"):
+        have = observed.records.get(want.key)
+        if have is None or want.fields.get("type") != "client":
+            continue
+        local = want.key.split(":", 1)[1]
+        lost = [p for p in local.split("+") if _is_new(view, p)]
+        where = f" (in the bundle {local})" if "+" in local else ""
+        problem: str | None
+        if lost:
+            evidence = f"its certificate (id {have.id}){where} is in the cloud"
+            problem = _lost_ca(lost[0], view, evidence)
+            reported.update(lost)
+        else:
+            problem = _replaced_anchor(local, want, have, view)
+        if problem:
+            conflicts.append(problem)
+            records[want.key] = replace(want, fields={**want.fields, **_same(want, have)})
+    for ca in spec.certificates.cas:
+        signed = _deployed_leaves(spec, ca.name, observed)
+        if ca.name not in reported and _is_new(view, ca.name) and signed:
+            evidence = f"the certificates it signed ({', '.join(signed)}) are in the cloud"
+            conflicts.append(_lost_ca(ca.name, view, evidence))
     return State(records, observed.foreign_listeners, observed.duplicates), conflicts
 
 
-def _replaced_anchor(
-    name: str, want: Record, have: Record, pending: Any, view: PkiView
-) -> str | None:
-    if pending is not None and pending.reason == "new":
-        return _lost_ca(name, view, f"its certificate (id {have.id}) is in the cloud")
-    wanted, held = (
-        want.fields.get("public_key_fingerprint"),
-        have.fields.get("public_key_fingerprint"),
-    )
+def _is_new(view: PkiView, name: str) -> bool:
+    pending = view.pending.get(name)
+    return pending is not None and pending.reason == "new"
+
+
+def _replaced_anchor(name: str, want: Record, have: Record, view: PkiView) -> str | None:
+    wanted = want.fields.get("public_key_fingerprint")
+    held = have.fields.get("public_key_fingerprint")
     if is_known_after_apply(wanted) or wanted == held:
         return None
     return (
@@ -538,6 +588,77 @@ def saved_issuance(document_notes: list[str], planned: Planned) -> None:
             f"{fresh or 'nothing'} instead of {saved or 'nothing'}; refusing to apply it",
             hint="run `deploy plan` again, review, and apply the new plan",
         )
+
+
+def sign_request(loaded: Loaded, ca: str, csr: Path, out: Path, days: int) -> Any:
+    """`deploy sign`: a certificate for a CSR, written 0644 to a new file `out`."""
+    from cryptography.hazmat.primitives import serialization
+
+    from elb_mtls_deploy.pki.importing import read_file
+    from elb_mtls_deploy.pki.signer import read_request
+    from elb_mtls_deploy.pki.signer import sign_request as sign
+
+    request = read_request(read_file(csr, "certificate request"), str(csr))
+    if out.exists():
+        raise DeployError(f"{out} exists already", hint="choose another --out, or move it away")
+    certificate = sign(loaded.spec, loaded.base_dir, loaded.env, ca, request, days, now())
+    out.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return certificate
+
+
+def with_revoked(loaded: Loaded, options: Any) -> Any:
+    """`deploy verify` also tries each revoked client still in the PKI directory."""
+    from elb_mtls_deploy.pki.revoke import revoked_identities
+    from elb_mtls_deploy.verify.handshake import ClientIdentity
+
+    identities = [
+        ClientIdentity(r.name, r.certificate_pem, r.key_pem)
+        for r in revoked_identities(loaded.spec, loaded.base_dir)
+    ]
+    return replace(options, revoked=tuple(identities))
+
+
+def deny_list(loaded: Loaded) -> dict[str, Any]:
+    """`deploy revoked`: what backends must refuse, as JSON (no key material)."""
+    from elb_mtls_deploy.pki.revoke import deny_list as build
+
+    with pki_lock(loaded, exclusive=False):
+        return build(loaded.spec, loaded.base_dir).to_json()
+
+
+def revocation_notes(spec: Spec, base_dir: Path) -> list[str]:
+    """The plan shows every revoked certificate, and warns when no listener inserts the
+    header a backend needs to refuse it."""
+    from elb_mtls_deploy.pki.revoke import deny_list as build
+
+    if not spec.certificates.revoked:
+        return []
+    entries = build(spec, base_dir).entries
+    notes = []
+    for revoked in spec.certificates.revoked:
+        mine = [e for e in entries if e.client == revoked.client and e.client is not None]
+        serials = [e.serial for e in mine] if revoked.client else [revoked.serial or ""]
+        who = f"client {revoked.client}" if revoked.client else f"serial {revoked.serial}"
+        notes.append(
+            f"REVOKED: {who} ({revoked.reason}; serial {', '.join(serials)}): ELB has no CRL "
+            "and still completes its TLS handshake, so backends must refuse it (deny-list: "
+            "`deploy revoked SPEC`)"
+        )
+    headers = [
+        listener.name
+        for listener in spec.listeners
+        if listener.client_ca is not None
+        and (
+            listener.insert_headers.client_cert_serial
+            or listener.insert_headers.client_cert_fingerprint
+        )
+    ]
+    if not headers:
+        notes.append(
+            "WARNING: no listener inserts X-Forwarded-Clientcert-serialnumber or -fingerprint, "
+            "so no backend can tell a revoked client: set insert_headers.client_cert_serial"
+        )
+    return notes
 
 
 def history(loaded: Loaded) -> list[Any]:

@@ -274,3 +274,97 @@ def test_the_state_dir_is_found_from_any_working_directory(
     code, out, _ = stack.run("plan", str(stack.spec), "--detailed-exitcode")
     assert code == 0 and "No changes" in out
     assert not (elsewhere / ".elb-emulator").exists()
+
+
+LEFTOVERS = (".partial", ".tmp")
+_KILLED_APPLY = """
+import os, signal, sys
+from elb_mtls_deploy.pki import layout
+count = 0
+def hook(label):
+    global count
+    count += 1
+    if count == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)
+layout.crash_hook = hook
+from elb_mtls_deploy.cli import main
+sys.exit(main(["apply", sys.argv[2], "--auto-approve"]))
+"""
+
+
+def test_a_kill_at_pki_steps_of_apply_is_repaired_by_the_next_apply(stack: Stack) -> None:
+    """`deploy apply` (a real process, SIGKILLed at its Nth PKI file operation), then the
+    next apply: it must finish, upload what it issued, and leave a sound PKI."""
+    import signal
+    import subprocess
+    import sys
+
+    stack.write(spec_text())
+    script = stack.root / "killed_apply.py"
+    script.write_text(_KILLED_APPLY)
+    killed = 0
+    for step in (1, 3, 6, 10, 15, 21, 28, 36, 45, 55):
+        done = subprocess.run(
+            [sys.executable, str(script), str(step), str(stack.spec)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != -signal.SIGKILL:
+            assert done.returncode == 0, done.stdout + done.stderr
+            break
+        killed += 1
+        out = ok(stack, "apply", str(stack.spec), "--auto-approve")  # the next run repairs
+        assert "Apply complete; a fresh plan shows no changes." in out
+        leftovers = [p for p in (stack.root / "pki").rglob("*") if p.name.endswith(LEFTOVERS)]
+        assert leftovers == []
+        code, out, _ = stack.run("plan", str(stack.spec), "--detailed-exitcode")
+        assert code == 0 and "No changes" in out
+        ok(stack, "destroy", str(stack.spec), "--auto-approve", "--purge-pki")
+        assert not (stack.root / "pki").exists()
+    assert killed >= 5, "the kill points ran out before apply's PKI work did"
+
+
+def test_plan_refuses_a_bad_imported_certificate_before_any_api_call(stack: Stack) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from elb_mtls_deploy.pki import issue_ca, issue_server
+    from elb_mtls_deploy.spec.model import Subject
+
+    now = datetime.now(UTC)
+    ca = issue_ca(Subject(common_name="Old CA"), "rsa-2048", 3650, now)
+    leaf = issue_server(
+        ca, Subject(common_name="www.test.com"), "rsa-2048", 30, now,
+        dns_names=("www.test.com",), not_before=now - timedelta(days=60),
+        not_after=now - timedelta(days=1),
+    )  # fmt: skip
+    (stack.root / "www.crt").write_text(leaf.certificate_pem)
+    (stack.root / "www.key").write_text(leaf.key_pem)
+    text = spec_text().replace(
+        "        - name: www\n          issuer: server-ca\n"
+        "          subject: {common_name: www.test.com}\n          dns_names: [www.test.com]\n",
+        "        - name: www\n          import: {certificate: www.crt, key: {file: www.key}}\n",
+    )
+    assert "import:" in text
+    stack.write(text)
+    calls = requests(stack)
+    code, out, err = stack.run("plan", str(stack.spec))
+    assert code == 1 and "expired" in err, out + err
+    assert requests(stack) == calls
+
+
+def test_a_lost_ca_inside_a_rollover_bundle_is_not_reissued(stack: Stack, tmp_path: Path) -> None:
+    text = spec_text().replace(
+        "        - name: client-ca\n",
+        "        - name: new-ca\n          subject: {common_name: E2E Client CA 2}\n"
+        "        - name: client-ca\n",
+    )
+    stack.write(text.replace("client_ca: client-ca", "client_ca: [client-ca, new-ca]"))
+    ok(stack, "apply", str(stack.spec), "--auto-approve")
+    bundle = cloud_cas(stack)["e2e-client-ca+new-ca"]
+    shutil.move(stack.root / "pki", tmp_path.parent / f"{tmp_path.name}-gone")
+    code, out, err = stack.run("apply", str(stack.spec), "--auto-approve")
+    assert code == 1, out + err
+    assert "(in the bundle client-ca+new-ca) is in the cloud" in out
+    assert cloud_cas(stack)["e2e-client-ca+new-ca"] == bundle

@@ -72,6 +72,13 @@ def test_managed_names_cover_defaults_aliases_and_the_clientcert_family() -> Non
     assert not is_managed("Authorization", managed)
 
 
+def test_x_forwarded_host_switched_off_passes_the_clients_own_header() -> None:
+    # "If this option is disabled, the X-Forwarded-Host header of the client will be
+    # transmitted to the backend servers" (Huawei user guide, HTTP Headers).
+    assert is_managed("X-Forwarded-Host", managed_names({"X-Forwarded-Host": True}))
+    assert not is_managed("X-Forwarded-Host", managed_names({"X-Forwarded-Host": False}))
+
+
 # --- header values -----------------------------------------------------------------------
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
-from cp_helpers import DEDICATED, https_listener, server_cert
+from cp_helpers import DEDICATED, https_listener, sdk_client, server_cert
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkelb import v2 as sdk2
 from huaweicloudsdkelb import v3 as sdk
 
-from elb_mtls_deploy.emulator import DEMO_PROJECT_ID
+from elb_mtls_deploy.emulator import DEMO_PROJECT_ID, start_server
 from elb_mtls_deploy.emulator.server import RunningServer
 
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -64,3 +65,14 @@ def test_duplicate_port_is_409_elb_8907_with_the_real_message(v3: Any, pki: Any)
     assert error.error_msg == (
         f"Load Balancer {DEDICATED} already has a listener with protocol_port of 8443."
     )
+
+
+def test_a_quota_is_409_elb_8905(state_dir: Path, pki: Any) -> None:
+    with start_server(state_dir, dataplane=False, quotas={"listener": 1}) as server:
+        v3 = sdk_client("v3", server.endpoint)
+        cert = server_cert(v3, pki)
+        https_listener(v3, cert.id, port=443)
+        with pytest.raises(ClientRequestException) as info:
+            https_listener(v3, cert.id, port=444)
+    assert (info.value.status_code, info.value.error_code) == (409, "ELB.8905")
+    assert info.value.error_msg == "Quota exceeded for resources: ['listener']."

@@ -17,6 +17,8 @@ from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkelb import v2 as sdk2
 from huaweicloudsdkelb import v3 as sdk
 
+from elb_mtls_deploy.emulator import DEMO_PROJECT_ID
+
 SUBNET = "6f0d4e59-2b1a-4c4d-9a7e-0000000000f1"
 
 
@@ -204,3 +206,120 @@ def test_every_documented_load_balancer_key_is_returned(v3: Any, v2: Any) -> Non
     assert _model_keys("v2/model/loadbalancer_resp.py") <= set(raw2)
     subnet_only = v3.show_load_balancer(sdk.ShowLoadBalancerRequest(loadbalancer_id=SUBNET_ONLY))
     assert subnet_only.loadbalancer.ip_target_enable is False
+
+
+# --------------------------------------------------------------------------- SDK docstring rules
+
+
+def test_insert_headers_keys_are_the_sdks_and_tls_ones_need_a_tls_listener(
+    v3: Any, v2: Any
+) -> None:
+    http = sdk.CreateListenerOption(
+        loadbalancer_id=DEDICATED,
+        protocol="HTTP",
+        protocol_port=80,
+        insert_headers=sdk.ListenerInsertHeaders(x_forwarded_clientcert_subjectdn_enable=True),
+    )
+    request = sdk.CreateListenerRequest(body=sdk.CreateListenerRequestBody(listener=http))
+    refused(lambda: v3.create_listener(request))
+    typo = {"listener": {"loadbalancer_id": DEDICATED, "protocol": "HTTP", "protocol_port": 81,
+                         "insert_headers": {"X-Forwarded-Hots": True}}}  # fmt: skip
+    refused(lambda: v3.create_listener(sdk.CreateListenerRequest(body=typo)))
+    v2_only = sdk2.CreateListenerReq(
+        loadbalancer_id=SHARED,
+        protocol="HTTP",
+        protocol_port=82,
+        insert_headers=sdk2.InsertHeader(x_forwarded_elb_ip=True),
+    )
+    body = sdk2.CreateListenerRequestBody(listener=v2_only)
+    created = v2.create_listener(sdk2.CreateListenerRequest(body=body)).listener
+    assert created.insert_headers.x_forwarded_elb_ip is True
+
+
+def test_monitor_types_follow_the_pool_protocol(v3: Any) -> None:
+    udp = pool(v3, lb_id=DEDICATED, protocol="UDP")
+
+    def monitor(kind: str) -> Any:
+        option = sdk.CreateHealthMonitorOption(
+            pool_id=udp.id, type=kind, delay=5, timeout=3, max_retries=3
+        )
+        body = sdk.CreateHealthMonitorRequestBody(healthmonitor=option)
+        return v3.create_health_monitor(sdk.CreateHealthMonitorRequest(body=body))
+
+    refused(lambda: monitor("HTTP"))
+    assert monitor("UDP_CONNECT").healthmonitor.type == "UDP_CONNECT"
+
+
+def test_pools_are_always_admin_up(v3: Any) -> None:
+    option = sdk.CreatePoolOption(
+        lb_algorithm="ROUND_ROBIN", protocol="HTTP", loadbalancer_id=DEDICATED, admin_state_up=False
+    )
+    request = sdk.CreatePoolRequest(body=sdk.CreatePoolRequestBody(pool=option))
+    refused(lambda: v3.create_pool(request))
+
+
+def test_listener_timeouts_and_names_have_the_documented_ranges(v3: Any) -> None:
+    def tcp(**fields: Any) -> Any:
+        return v3.create_listener(listener_option(DEDICATED, protocol="TCP", **fields))
+
+    refused(lambda: tcp(protocol_port=7001, keepalive_timeout=5))  # 10-4000 s for TCP
+    refused(lambda: tcp(protocol_port=7002, name="x" * 256))
+    http = listener_option(DEDICATED, protocol="HTTP", protocol_port=7003, member_timeout=301)
+    refused(lambda: v3.create_listener(http))
+    assert tcp(protocol_port=7004, keepalive_timeout=10).listener.keepalive_timeout == 10
+
+
+def test_a_dedicated_lb_without_an_l7_flavor_takes_no_https_listener(
+    server: Any, v3: Any, pki: Any
+) -> None:
+    with server.emulator.store.transaction(write=True) as tx:  # an L4-only dedicated LB
+        lb = tx.get("loadbalancer", DEDICATED, DEMO_PROJECT_ID)
+        lb.update(id="6f0d4e59-2b1a-4c4d-9a7e-0000000000l4", name="l4-only", l7_flavor_id=None)
+        tx.insert("loadbalancer", lb)
+    cert = server_cert(v3, pki)
+    https = {"protocol": "HTTPS", "protocol_port": 443, "default_tls_container_ref": cert.id}
+    refused(lambda: v3.create_listener(listener_option(lb["id"], **https)))
+    tcp = v3.create_listener(listener_option(lb["id"], protocol="TCP", protocol_port=443))
+    assert tcp.listener.protocol == "TCP"
+
+
+@pytest.mark.parametrize(
+    ("model", "show"),
+    [
+        ("v3/model/listener.py", "listener"),
+        ("v3/model/pool.py", "pool"),
+        ("v3/model/member.py", "member"),
+        ("v3/model/health_monitor.py", "healthmonitor"),
+        ("v3/model/certificate_info.py", "certificate"),
+    ],
+)
+def test_every_v3_model_key_is_returned(v3: Any, pki: Any, model: str, show: str) -> None:
+    cert = server_cert(v3, pki)
+    listener = v3.create_listener(
+        listener_option(
+            DEDICATED, protocol="HTTPS", protocol_port=443, default_tls_container_ref=cert.id
+        )
+    ).listener
+    p = pool(v3, listener_id=listener.id)
+    m = member(v3, p.id, "10.0.0.10")
+    option = sdk.CreateHealthMonitorOption(
+        pool_id=p.id, type="TCP", delay=5, timeout=3, max_retries=3
+    )
+    hm = v3.create_health_monitor(
+        sdk.CreateHealthMonitorRequest(
+            body=sdk.CreateHealthMonitorRequestBody(healthmonitor=option)
+        )
+    ).healthmonitor
+    replies = {
+        "listener": lambda: v3.show_listener(sdk.ShowListenerRequest(listener_id=listener.id)),
+        "pool": lambda: v3.show_pool(sdk.ShowPoolRequest(pool_id=p.id)),
+        "member": lambda: v3.show_member(sdk.ShowMemberRequest(pool_id=p.id, member_id=m.id)),
+        "healthmonitor": lambda: v3.show_health_monitor(
+            sdk.ShowHealthMonitorRequest(healthmonitor_id=hm.id)
+        ),
+        "certificate": lambda: v3.show_certificate(
+            sdk.ShowCertificateRequest(certificate_id=cert.id)
+        ),
+    }
+    raw = json.loads(replies[show]().raw_content)[show]
+    assert _model_keys(model) <= set(raw), _model_keys(model) - set(raw)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.pki.conftest import CurrentFiles
+from tests.pki.conftest import CurrentFiles, OpenSSL
 
 from elb_mtls_deploy.errors import CertificateError
 from elb_mtls_deploy.pki import ensure_certificates, issue_ca, load_bundles
@@ -321,3 +321,78 @@ def test_a_different_ca_key_than_the_certificate_is_an_error(
     ensure_certificates(spec, tmp_path, {"CA_KEY": key_to_pem(generate_key("ec-p256"))}, now)
     with pytest.raises(CertificateError, match="does not match"):
         ensure_certificates(spec, tmp_path, {"CA_KEY": key_to_pem(generate_key("ec-p256"))}, now)
+
+
+def test_a_new_ca_key_can_live_encrypted_in_a_file_read_only_to_sign(
+    make_spec: SpecFactory,
+    certs: CertsFactory,
+    tmp_path: Path,
+    now: datetime,
+    openssl: OpenSSL,
+) -> None:
+    spec = ca_key_spec(make_spec, certs, file="secret/ca.key", password_env="CA_PASS")
+    report = ensure_certificates(spec, tmp_path, {"CA_PASS": "pass phrase"}, now)
+    key_file = tmp_path / "secret" / "ca.key"
+    assert key_file.read_text().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert not list((tmp_path / "pki").rglob("ca.key"))
+    env = {"CA_PASS": "pass phrase"}
+    openssl("pkey", "-in", str(key_file), "-passin", "env:CA_PASS", "-noout", env=env)
+    assert report.findings == ()
+    # Nothing to sign: no passphrase needed.
+    again = ensure_certificates(spec, tmp_path, {}, now)
+    assert {c.action for c in again.certificates} == {"kept"}
+    # Something to sign and no passphrase: a clear error naming the variable.
+    wider = ca_key_spec(
+        make_spec,
+        lambda **c: certs(**c, servers__0__dns_names=["www.test.com", "api.test.com"]),
+        file="secret/ca.key",
+        password_env="CA_PASS",
+    )
+    with pytest.raises(CertificateError, match="CA_PASS is not set"):
+        ensure_certificates(wider, tmp_path, {}, now)
+    assert ensure_certificates(wider, tmp_path, env, now).bundles["web"].dns_names == (
+        "www.test.com",
+        "api.test.com",
+    )
+
+
+def test_a_batch_is_issued_by_worker_processes_with_the_same_result(
+    make_spec: SpecFactory,
+    certs: CertsFactory,
+    tmp_path: Path,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from elb_mtls_deploy.pki import parallel, store
+    from elb_mtls_deploy.pki.p12 import p12_holds
+
+    started: list[int] = []
+    real = parallel.Workers
+
+    def counted(processes: int) -> parallel.Workers:
+        started.append(processes)
+        return real(processes)
+
+    monkeypatch.setattr(store, "Workers", counted)
+    monkeypatch.setattr(store, "worker_count", lambda: 2)
+    data = certs()
+    data["clients"] = [
+        {"name": f"c{i}", "issuer": "ca", "subject": {"common_name": f"c{i}"}, "p12": {}}
+        for i in range(parallel.MIN_BATCH)
+    ]
+    spec = make_spec(**data)
+    report = ensure_certificates(spec, tmp_path, {}, now)
+    assert started == [2]
+    assert [c.action for c in report.certificates] == ["issued"] * (parallel.MIN_BATCH + 2)
+    current = CurrentFiles(tmp_path / "pki")
+    for i in range(parallel.MIN_BATCH):
+        bundle = report.bundles[f"c{i}"]
+        password = (current / f"c{i}.p12.password").read_text().strip().encode()
+        assert p12_holds((current / f"c{i}.p12").read_bytes(), password, bundle)
+        key = load_pem(bundle.key_pem or "")
+        assert key.public_key() == bundle.certificate.public_key()
+    keys = {(current / f"c{i}.key").read_bytes() for i in range(parallel.MIN_BATCH)}
+    assert len(keys) == parallel.MIN_BATCH  # each its own key
+    again = ensure_certificates(spec, tmp_path, {}, now)
+    assert {c.action for c in again.certificates} == {"kept"} and started == [2]

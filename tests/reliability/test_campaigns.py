@@ -1,5 +1,7 @@
 """The reliability campaigns (bench/reliability/), small in the default run, full size with
-ELB_RELIABILITY=1 (`ELB_RELIABILITY=1 pytest -m reliability tests/reliability`).
+ELB_RELIABILITY=1 (`ELB_RELIABILITY=1 pytest -m reliability tests/reliability`). The proxy
+campaign puts faults on the wire (late-committing timeouts, cut replies, junk list bodies,
+Retry-After abuse, the emulator killed and restarted) and scans every output for secrets.
 
 Every round must converge (faults: within its own retries or at most 3 re-runs), leave no
 duplicate and no orphan, and end with an empty fresh plan. docs/reliability.md has the
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "reliability"))
 
 import campaigns
+from proxy import ProxyFaults
 
 pytestmark = pytest.mark.slow
 FULL = bool(os.environ.get("ELB_RELIABILITY"))
@@ -50,6 +54,20 @@ def test_concurrency_small(tmp_path: Path) -> None:
     check(results, 2)
 
 
+# Higher rates than the full run, so that every kind of wire fault fires in a few rounds.
+HOT = ProxyFaults(timeout_rate=0.08, cut_rate=0.08, junk_rate=0.1, retry_after_rate=0.03)
+
+
+def test_proxy_small(tmp_path: Path) -> None:
+    results = campaigns.proxy_campaign(tmp_path, ["example"], 4, SEED, kill_rate=0.75, rates=HOT)
+    check(results, 4)
+    fired: Counter[str] = Counter()
+    for r in results:
+        fired.update(r.faults)
+    assert fired["timeout"] and fired["cut"] and fired["junk"] and fired["kill"], fired
+    assert all(not r.leaks for r in results)
+
+
 @pytest.mark.reliability
 @pytest.mark.skipif(not FULL, reason="full campaign: set ELB_RELIABILITY=1")
 @pytest.mark.timeout(3600)
@@ -69,3 +87,10 @@ def test_crashes_full(tmp_path: Path) -> None:
 @pytest.mark.timeout(3600)
 def test_concurrency_full(tmp_path: Path) -> None:
     check(campaigns.concurrency_campaign(tmp_path, ["example", "large"], 10, SEED), 10)
+
+
+@pytest.mark.reliability
+@pytest.mark.skipif(not FULL, reason="full campaign: set ELB_RELIABILITY=1")
+@pytest.mark.timeout(3600)
+def test_proxy_full(tmp_path: Path) -> None:
+    check(campaigns.proxy_campaign(tmp_path, ["example", "large"], 50, SEED), 100)

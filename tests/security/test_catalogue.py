@@ -343,6 +343,104 @@ def spec_is_directory(ws: Workspace) -> None:
     ws.target.mkdir()
 
 
+# --- issue 14 items 5 and 6: unbounded input, values that pass a type check ------------------
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    length = bytes([size]) if size < 0x80 else bytes([0x82]) + size.to_bytes(2, "big")
+    return bytes([tag]) + length + body
+
+
+def _oid(dotted: str) -> bytes:
+    arcs = [int(a) for a in dotted.split(".")]
+    body = bytes([40 * arcs[0] + arcs[1]])
+    for arc in arcs[2:]:
+        chunk = [arc & 0x7F]
+        while arc > 0x7F:
+            arc >>= 7
+            chunk.append(0x80 | (arc & 0x7F))
+        body += bytes(reversed(chunk))
+    return _der(0x06, body)
+
+
+def _int(value: int) -> bytes:
+    return _der(0x02, value.to_bytes((value.bit_length() + 8) // 8, "big"))
+
+
+def encrypted_pkcs8(kdf: bytes) -> bytes:
+    """An EncryptedPrivateKeyInfo (PBES2 + AES-256-CBC) with the given KDF; the ciphertext
+    is junk: the KDF parameters alone must get the key refused, before any decryption."""
+    aes = _der(0x30, _oid("2.16.840.1.101.3.4.1.42") + _der(0x04, bytes(16)))
+    pbes2 = _der(0x30, _oid("1.2.840.113549.1.5.13") + _der(0x30, kdf + aes))
+    der = _der(0x30, pbes2 + _der(0x04, bytes(range(256)) * 2))
+    return armour("ENCRYPTED PRIVATE KEY", der)
+
+
+def with_password(ws: Workspace, key: bytes) -> None:
+    ws.file("www.key", key)
+    ws.server["import"]["key"]["password_env"] = "WWW_KEY_PASSWORD"
+    ws.env["WWW_KEY_PASSWORD"] = "any-password"
+
+
+def scrypt_key(n: int, r: int, p: int) -> Edit:
+    def edit(ws: Workspace) -> None:
+        params = _der(0x04, b"salt" * 4) + _int(n) + _int(r) + _int(p)
+        kdf = _der(0x30, _oid("1.3.6.1.4.1.11591.4.11") + _der(0x30, params))
+        with_password(ws, encrypted_pkcs8(kdf))
+
+    return edit
+
+
+def pbkdf2_key(ws: Workspace) -> None:
+    prf = _der(0x30, _oid("1.2.840.113549.2.9") + b"\x05\x00")
+    params = _der(0x04, b"salt" * 4) + _int(50_000_000) + prf
+    kdf = _der(0x30, _oid("1.2.840.113549.1.5.12") + _der(0x30, params))
+    with_password(ws, encrypted_pkcs8(kdf))
+
+
+def certificate_is_dev_zero(ws: Workspace) -> None:
+    ws.server["import"]["certificate"] = "/dev/zero"
+
+
+def key_is_a_fifo(ws: Workspace) -> None:
+    os.mkfifo(ws.root / "key.fifo")
+    ws.server["import"]["key"]["file"] = "key.fifo"
+
+
+def certificate_of_2mb(ws: Workspace) -> None:
+    ws.file("www.crt", ws.m.leaf.pem + b"#" * (2 * 1024 * 1024))
+
+
+def generated_server(ws: Workspace) -> dict[str, Any]:
+    ws.spec["certificates"]["cas"].append({"name": "root", "subject": {"common_name": "Root"}})
+    server = {
+        "name": "gen",
+        "issuer": "root",
+        "subject": {"common_name": "www.test.com"},
+        "dns_names": ["www.test.com"],
+    }
+    ws.spec["certificates"]["servers"].append(server)
+    ws.spec["listeners"][0]["server_certificate"] = "gen"
+    return server
+
+
+def null_prefix_subject(ws: Workspace) -> None:
+    generated_server(ws)["subject"]["common_name"] = "www.bank.com\x00.evil.com"
+
+
+def url_path_crlf(ws: Workspace) -> None:
+    ws.spec["listeners"][0]["pool"]["health_monitor"] = {"url_path": "/h\r\nX-Evil: 1"}
+
+
+def url_path_81(ws: Workspace) -> None:
+    ws.spec["listeners"][0]["pool"]["health_monitor"] = {"url_path": "/" + "a" * 80}
+
+
+def expected_codes_backwards(ws: Workspace) -> None:
+    ws.spec["listeners"][0]["pool"]["health_monitor"] = {"expected_codes": "999-100"}
+
+
 # (name, edit, message fragment that must be on stderr)
 CATALOGUE: list[tuple[str, Edit, str]] = [
     ("seed-recipe server certificate: SHA-1", seed_server, "is signed with SHA1"),
@@ -395,6 +493,16 @@ CATALOGUE: list[tuple[str, Edit, str]] = [
     ("cloud target without AK/SK", cloud_without_credentials, "HUAWEICLOUD_SDK_AK"),
     ("saved plan that is not JSON", garbage_plan_file, "cannot read the plan file"),
     ("spec path is a directory", spec_is_directory, "is a directory"),
+    ("scrypt key N=2^18 r=8", scrypt_key(2**18, 8, 1), "scrypt N=262144 r=8 p=1"),
+    ("scrypt key p=64", scrypt_key(16384, 8, 64), "scrypt N=16384 r=8 p=64"),
+    ("PBKDF2 key, 50M iterations", pbkdf2_key, "50000000 key-derivation iterations"),
+    ("certificate path /dev/zero", certificate_is_dev_zero, "is not a regular file"),
+    ("key path is a FIFO", key_is_a_fifo, "is not a regular file"),
+    ("2 MB certificate file", certificate_of_2mb, "is larger than 1048576 bytes"),
+    ("NUL in a subject name", null_prefix_subject, "control character U+0000"),
+    ("url_path with CR LF", url_path_crlf, "no spaces, CR or LF"),
+    ("url_path of 81 characters", url_path_81, "at most 80"),
+    ("expected_codes 999-100", expected_codes_backwards, "outside 200-599"),
 ]
 
 

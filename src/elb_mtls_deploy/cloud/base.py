@@ -95,6 +95,10 @@ class CloudApi(Protocol):
 
     def list_healthmonitors(self, ids: Sequence[str]) -> list[Observed]: ...
 
+    def list_by_ids(self, kind: Kind, ids: Sequence[str]) -> list[Observed]:
+        """Resources of one kind by id, whoever owns them (adopted resources: docs/import.md)."""
+        ...
+
     def list_members(self, pool_ids: Sequence[str]) -> list[Observed]:
         """Members of these pools; each carries `pool_id`."""
         ...

@@ -343,6 +343,37 @@ class SdkCloud:
             items = [i for i in self._list_kind("healthmonitor", "(all)") if i.get("id") in wanted]
         return [wire.observed("healthmonitor", self.flavour, i) for i in items]
 
+    def list_by_ids(self, kind: Kind, ids: Sequence[str]) -> list[Observed]:
+        """Resources of one kind by id, owned or not (adoption: docs/import.md). v3: `id=[...]`
+        in chunks; v2: one unfiltered call matched here (its `id` filter is single-valued)."""
+        wanted = set(ids)
+        if not wanted:
+            return []
+        items: list[dict[str, Any]] = []
+        if self.flavour == "v3":
+            for chunk in _chunks(sorted(wanted), FILTER_CHUNK):
+                items += self._list_kind(kind, ", ".join(chunk), id=chunk)
+        else:
+            items = [i for i in self._list_kind(kind, "(all)") if i.get("id") in wanted]
+        return [wire.observed(kind, self.flavour, i) for i in items]
+
+    def list_all_listeners(self) -> list[Observed]:
+        """Every listener of the project (`deploy import` checks who else uses a certificate)."""
+        items = self._list_kind("listener", "(all)")
+        return [wire.observed("listener", self.flavour, i) for i in items]
+
+    def private_key(self, certificate_id: str) -> str | None:
+        """A server certificate's key, if the API returns it: not when private-key echo is
+        off, which shows `*****` (docs/api-notes.md §2.3). Only `deploy import` reads it."""
+        method = "show_certificate"
+        with self._guard("show", "certificate", certificate_id):
+            body = self._call(method, certificate_id=certificate_id)
+        item = body.get("certificate") if self.flavour == "v3" else body
+        key = item.get("private_key") if isinstance(item, Mapping) else None
+        if not isinstance(key, str) or "PRIVATE KEY-----" not in key:
+            return None
+        return key
+
     def list_members(self, pool_ids: Sequence[str]) -> list[Observed]:
         """v3: project-wide `list_all_members(pool_id=[...])`; v2: `list_members` per pool."""
         if self.flavour == "v3":

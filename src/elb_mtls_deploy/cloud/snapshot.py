@@ -7,29 +7,43 @@ and their monitors and members, and returns the raw results.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from elb_mtls_deploy.cloud.base import CloudApi, Observed, Snapshot
-from elb_mtls_deploy.state import marker
+from elb_mtls_deploy.state import Kind, marker
 
 
-def take(cloud: CloudApi, stack: str, loadbalancer_ids: Sequence[str]) -> Snapshot:
+def take(
+    cloud: CloudApi,
+    stack: str,
+    loadbalancer_ids: Sequence[str],
+    adopted: Mapping[Kind, Sequence[str]] | None = None,
+) -> Snapshot:
     """Five list calls (plus pages), in two parallel steps: certificates, listeners and
     pools first, then the pools' monitors and members. Cost grows with pages and the
-    dependency depth (2 round trips), not with the number of resources."""
+    dependency depth (2 round trips), not with the number of resources. `adopted`
+    certificates and pools (docs/import.md) are read by id as well: they carry no marker yet."""
     description = marker(stack)
     with ThreadPoolExecutor(max_workers=3) as pool:
         certificates = pool.submit(cloud.list_certificates, description)
         listeners = pool.submit(cloud.list_listeners, loadbalancer_ids)
+        extra = {kind: ids for kind, ids in (adopted or {}).items() if ids}
+        adopted_certs = (
+            pool.submit(cloud.list_by_ids, "certificate", extra["certificate"])
+            if "certificate" in extra
+            else None
+        )
         pools = [p for p in cloud.list_pools(description) if _owned_by_name(p, stack)]
+        if "pool" in extra:
+            pools = _union(pools, cloud.list_by_ids("pool", extra["pool"]))
         hm_ids = sorted(
             {str(p.fields["healthmonitor_id"]) for p in pools if p.fields.get("healthmonitor_id")}
         )
         monitors = pool.submit(cloud.list_healthmonitors, hm_ids) if hm_ids else None
         members = cloud.list_members([p.id for p in pools]) if pools else []
         return Snapshot(
-            tuple(certificates.result()),
+            tuple(_union(certificates.result(), adopted_certs.result() if adopted_certs else [])),
             tuple(listeners.result()),
             tuple(pools),
             tuple(monitors.result() if monitors else ()),
@@ -40,3 +54,8 @@ def take(cloud: CloudApi, stack: str, loadbalancer_ids: Sequence[str]) -> Snapsh
 def _owned_by_name(item: Observed, stack: str) -> bool:
     # Only this stack's pools have members and monitors worth listing.
     return item.description == marker(stack) and item.name.startswith(f"{stack}-")
+
+
+def _union(items: Sequence[Observed], more: Sequence[Observed]) -> list[Observed]:
+    seen = {item.id for item in items}
+    return [*items, *(item for item in more if item.id not in seen)]

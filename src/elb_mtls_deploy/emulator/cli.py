@@ -144,6 +144,11 @@ def _print_banner(args: argparse.Namespace, server: Any) -> None:
     # The demo SK is a public constant documented in docs/emulator.md; it is not a secret.
     print(f"  SK:         {DEMO_SK}   (public demo value, see docs/emulator.md)")
     print(f"  project id: {DEMO_PROJECT_ID}")
+    if args.provisioning_ms:
+        print(
+            f"  provisioning: a load balancer stays PENDING_UPDATE {args.provisioning_ms} ms "
+            "after each change"
+        )
     _print_data_plane(server.emulator)
     print("Press Ctrl-C to stop.", flush=True)
 

@@ -1,9 +1,12 @@
 """The emulator as a pure dispatcher: ``Emulator.handle(method, target, headers, body)``.
 
-Order per API request: count it, inject faults (latency, error statuses), verify the
-signature and project, route, run the handler in one SQLite transaction, resync the data
-plane after a successful change, serialise errors at the edge (docs/api-notes.md §4.4). Transport
-(HTTP server, ``responses`` mount) lives elsewhere; this module never touches sockets.
+Order per API request: count it, inject faults (latency, error statuses), answer a path
+with no API as the gateway does (``APIGW.0101``, before any signature check), verify the
+signature and project, run the handler in one SQLite transaction with the request's
+``LbGuard`` (busy load balancers refused, changed ones marked PENDING_UPDATE before the
+commit), resync the data plane after a successful change, serialise errors at the edge
+(docs/api-notes.md §4.4, §10.2). Transport (HTTP server, ``responses`` mount) lives
+elsewhere; this module never touches sockets.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class Emulator:
         demo_backends: bool = True,
         clock: Callable[[], datetime] | None = None,
         provisioning_ms: int = 0,
+        quotas: Mapping[str, int] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.credentials = dict(credentials or {DEMO_AK: (DEMO_SK, DEMO_PROJECT_ID)})
@@ -88,6 +92,9 @@ class Emulator:
         seed(self.store, sorted({p for _, p in self.credentials.values()}), self.clock())
         self.faults = FaultInjector(faults or FaultConfig())
         self.provisioning = Provisioning(provisioning_ms)
+        # kind ("listener", "pool", "member", ...) -> most records per project; none by
+        # default. Real quotas vary by account; this lets tests reach 409 ELB.8905.
+        self.quotas = dict(quotas or {})
         self.stats = Stats()
         self.plane = PlaneSync(self.store, enabled=dataplane, demo_backends=demo_backends)
         self.plane.sync()
@@ -154,7 +161,8 @@ class Emulator:
         # The injected busy fault refuses like the provisioning model: on the owning LB.
         guard = LbGuard(self.provisioning, forced_busy=decision.busy and route.mutating)
         with self.store.transaction(write=route.mutating) as tx:
-            status, payload = route.handler(request, Models(tx, project_id, self.clock(), guard))
+            models = Models(tx, project_id, self.clock(), guard, self.quotas)
+            status, payload = route.handler(request, models)
             guard.commit()  # inside the transaction: no writer slips in before the mark
         if route.mutating:
             self.plane.sync()

@@ -83,6 +83,12 @@ class Tx:
         )
         return [dict(json.loads(body)) for (body,) in rows]
 
+    def count(self, kind: str, project_id: str) -> int:
+        row = self._conn.execute(
+            "SELECT COUNT(*) FROM resources WHERE kind = ? AND project_id = ?", (kind, project_id)
+        ).fetchone()
+        return int(row[0])
+
     def insert(self, kind: str, record: Record) -> None:
         self._conn.execute(
             "INSERT INTO resources (kind, id, project_id, body) VALUES (?, ?, ?, ?)",

@@ -100,6 +100,10 @@ def clientcert_header_names(insert_headers: Mapping[str, Any]) -> dict[str, str]
 def managed_names(insert_headers: Mapping[str, Any]) -> frozenset[str]:
     """Lower-cased names the proxy owns: client copies of these are dropped (anti-spoofing)."""
     names = {name.lower() for name in (*DEFAULT_ON, *OPTIONAL)}
+    if switch(insert_headers, "X-Forwarded-Host") is False:
+        # Switched off, the ELB passes the client's own X-Forwarded-Host on (user guide
+        # "HTTP Headers", docs/api-notes.md §10.2): it is then not the ELB's to own.
+        names.discard("x-forwarded-host")
     names.update(name.lower() for name in clientcert_header_names(insert_headers).values())
     for suffix in CLIENTCERT_FIELDS:
         alias = _alias(insert_headers, f"{CLIENTCERT}-{suffix}" if suffix else CLIENTCERT)

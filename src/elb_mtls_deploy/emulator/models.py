@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from . import pem
+from . import insert_headers, pem
 from .db import Record, Tx
 from .exceptions import (
     Conflict,
@@ -26,6 +26,7 @@ from .exceptions import (
     InvalidParameter,
     IpTargetDisabled,
     NotFound,
+    QuotaExceeded,
 )
 from .provisioning import LbGuard
 
@@ -69,6 +70,15 @@ LB_ALGORITHMS = frozenset(
 MONITOR_TYPES = frozenset({"TCP", "UDP_CONNECT", "HTTP", "HTTPS", "TLS", "GRPC", "PING"})
 # Shared load balancers check only these (docs/api-notes.md §10.2 "Shared limits").
 SHARED_MONITOR_TYPES = frozenset({"TCP", "UDP_CONNECT", "HTTP"})
+# Monitor types each pool protocol admits (SDK v3 create_health_monitor_option.py, `type`).
+_L7_MONITORS = frozenset({"TCP", "HTTP", "HTTPS", "TLS", "GRPC"})
+MONITORS_FOR_POOL = {
+    "QUIC": frozenset({"UDP_CONNECT"}),
+    "UDP": frozenset({"UDP_CONNECT"}),
+    "TCP": frozenset({"TCP", "HTTP", "HTTPS"}),
+    "IP": frozenset({"TCP", "HTTP", "HTTPS"}),
+    **dict.fromkeys(("HTTP", "HTTPS", "GRPC", "TLS"), _L7_MONITORS),
+}
 WEB_LISTENERS = frozenset({"HTTP", "HTTPS", "TERMINATED_HTTPS"})
 # Pools whose persistence_timeout defaults to 1440 minutes; the rest get 1 (§10.2).
 # GRPC is grouped with HTTP/HTTPS on our reading (unverified).
@@ -129,6 +139,27 @@ def _one_of(fields: dict[str, Any], name: str, allowed: Iterable[str]) -> None:
         raise InvalidParameter(f"Invalid parameter: '{name}' {value!r} is not one of the allowed")
 
 
+def _name_fits(fields: dict[str, Any]) -> None:
+    # "0-255 characters" for names (SDK v3 create_*_option.py docstrings)
+    name = fields.get("name")
+    if isinstance(name, str) and len(name) > 255:
+        raise InvalidParameter("Invalid parameter: 'name' is longer than 255 characters")
+
+
+def _check_listener_timeouts(record: Record) -> None:
+    """Ranges from the SDK's create_listener_option.py docstrings."""
+    web = record["protocol"] in WEB_LISTENERS
+    _int_in(record, "keepalive_timeout", 0 if web else 10, 4000)
+    _int_in(record, "client_timeout", 1, 300)
+    _int_in(record, "member_timeout", 1, 300)
+
+
+def _only_true(fields: dict[str, Any], name: str) -> None:
+    # "only true is supported" (SDK v3 create_pool_option.py / update_pool_option.py)
+    if fields.get(name) is False:
+        raise InvalidParameter(f"Invalid parameter: '{name}' can only be true")
+
+
 def _reject_immutable(kind: str, changes: dict[str, Any]) -> None:
     for name in IMMUTABLE.get(kind, ()):
         if name in changes:
@@ -175,35 +206,22 @@ def _as_object(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
-def _merge_headers(current: dict[str, Any], sent: Any) -> dict[str, Any]:
-    """Apply the sent insert_headers switches over the current ones (null = no change)."""
-    if sent is None:
-        return dict(current)
-    if not isinstance(sent, dict):
-        raise InvalidParameter("Invalid parameter: 'insert_headers' must be an object")
-    merged = dict(current)
-    for name, value in sent.items():
-        if value is None:
-            continue
-        expected = str if name.endswith(("-alias", "-Mode")) else bool
-        if not isinstance(value, expected):
-            raise InvalidParameter(
-                f"Invalid parameter: insert_headers '{name}' must be a {expected.__name__}"
-            )
-        merged[name] = value
-    return merged
-
-
 class Models:
     """All resource operations for one project inside one transaction."""
 
     def __init__(
-        self, tx: Tx, project_id: str, now: datetime, guard: LbGuard | None = None
+        self,
+        tx: Tx,
+        project_id: str,
+        now: datetime,
+        guard: LbGuard | None = None,
+        quotas: Mapping[str, int] | None = None,
     ) -> None:
         self.tx = tx
         self.project_id = project_id
         self.now = iso(now)
         self.guard = guard or LbGuard()
+        self.quotas = quotas or {}  # kind -> most records per project (ELB.8905 beyond)
 
     # ----------------------------------------------------------------- generic helpers
 
@@ -217,11 +235,18 @@ class Models:
         return self.tx.all(kind, self.project_id)
 
     def _new(self, kind: str, defaults: dict[str, Any], fields: dict[str, Any]) -> Record:
+        _name_fits(fields)
         record = {**defaults, **{k: v for k, v in fields.items() if v is not None}}
         record.update(
             id=new_id(kind), project_id=self.project_id, created_at=self.now, updated_at=self.now
         )
         return record
+
+    def _insert(self, kind: str, record: Record) -> None:
+        limit = self.quotas.get(kind)
+        if limit is not None and self.tx.count(kind, self.project_id) >= limit:
+            raise QuotaExceeded(f"Quota exceeded for resources: ['{kind}'].")
+        self.tx.insert(kind, record)
 
     def _save(self, kind: str, record: Record) -> Record:
         record["updated_at"] = self.now
@@ -269,7 +294,7 @@ class Models:
         }
         record = self._new(CERT, defaults, fields)
         self._check_cert_content(record)
-        self.tx.insert(CERT, record)
+        self._insert(CERT, record)
         return record
 
     def update_certificate(self, cert_id: str, changes: dict[str, Any]) -> Record:
@@ -367,6 +392,12 @@ class Models:
         if protocol in HTTPS_PROTOCOLS:
             protocol = "HTTPS" if lb["guaranteed"] else "TERMINATED_HTTPS"
         web = protocol in WEB_LISTENERS
+        if web and lb["guaranteed"] and not lb.get("l7_flavor_id"):
+            # A dedicated load balancer serves HTTP/HTTPS only with an L7 flavour (§10.2).
+            raise InvalidParameter(
+                f"Invalid parameter: load balancer {lb['id']} has no L7 flavor "
+                f"(l7_flavor_id) for a {protocol} listener"
+            )
         fields = _tls_policy_fields(fields, lb, version)
         defaults = {
             "name": "",
@@ -406,16 +437,19 @@ class Models:
         }
         record = self._new(LISTENER, defaults, fields)
         record["protocol"] = protocol
-        record["insert_headers"] = _merge_headers(
+        record["insert_headers"] = insert_headers.merge(
             # X-Forwarded-Host is on unless switched off (docs/api-notes.md §10.2).
             {"X-Forwarded-Host": True} if web else {},
             fields.get("insert_headers"),
+            protocol,
+            version,
         )
         self._check_port_free(record)
+        _check_listener_timeouts(record)
         self._check_listener_tls(record)
         if record.get("default_pool_id"):
             self._check_default_pool(record, record["default_pool_id"])
-        self.tx.insert(LISTENER, record)
+        self._insert(LISTENER, record)
         return record
 
     def _check_port_free(self, record: Record) -> None:
@@ -442,8 +476,11 @@ class Models:
         if "insert_headers" in changes:
             # Merged into the current switches, not replaced (unverified; §10.2).
             changes = dict(changes)
-            record["insert_headers"] = _merge_headers(
-                record.get("insert_headers") or {}, changes.pop("insert_headers")
+            record["insert_headers"] = insert_headers.merge(
+                record.get("insert_headers") or {},
+                changes.pop("insert_headers"),
+                record["protocol"],
+                version,
             )
         for name, value in changes.items():
             # "" or null unbinds the CA (mutual auth off) or the pool (docs/api-notes.md §2.4).
@@ -453,6 +490,8 @@ class Models:
                 record[name] = value
             elif name in ("security_policy_id",):
                 record[name] = None
+        _name_fits(changes)
+        _check_listener_timeouts(record)
         self._check_listener_tls(record)
         if changes.get("default_pool_id"):
             self._check_default_pool(record, changes["default_pool_id"])
@@ -472,6 +511,7 @@ class Models:
     def create_pool(self, fields: dict[str, Any], version: str) -> Record:
         _require(fields, "lb_algorithm", "protocol")
         _one_of(fields, "lb_algorithm", LB_ALGORITHMS)
+        _only_true(fields, "admin_state_up")
         _one_of(fields, "protocol", POOL_PROTOCOLS[version])
         listener_id, lb_id = fields.get("listener_id"), fields.get("loadbalancer_id")
         if not (listener_id or lb_id or (version == "v3" and fields.get("type"))):
@@ -522,7 +562,7 @@ class Models:
         record["session_persistence"] = _persistence(
             record.get("session_persistence"), record["protocol"]
         )
-        self.tx.insert(POOL, record)
+        self._insert(POOL, record)
         if listener is not None:
             # Creating a pool with listener_id makes it the listener's default pool (Octavia
             # behaviour; docs/api-notes.md §9 marks it unverified for Huawei).
@@ -534,6 +574,7 @@ class Models:
         record = self.get(POOL, pool_id)
         _reject_immutable(POOL, changes)
         _one_of(changes, "lb_algorithm", LB_ALGORITHMS)
+        _only_true(changes, "admin_state_up")
         # "cannot update the pool unless its load balancer is ACTIVE" (UpdatePool, §10.2)
         self.guard.change(record.get("loadbalancer_id"))
         for name, value in changes.items():
@@ -576,7 +617,9 @@ class Models:
         lb_id = pool.get("loadbalancer_id")
         return self.tx.get(LB, lb_id, self.project_id) if lb_id else None
 
-    def _check_ip_member(self, pool: Record, address: ipaddress._BaseAddress) -> None:
+    def _check_ip_member(
+        self, pool: Record, address: ipaddress.IPv4Address | ipaddress.IPv6Address
+    ) -> None:
         """A member without a subnet is an IP-type backend (docs/api-notes.md §10.2 "Members")."""
         lb = self._pool_lb(pool)
         if lb is None or not lb.get("ip_target_enable"):
@@ -624,7 +667,7 @@ class Models:
             ip_version=f"v{address.version}",
             member_type="instance" if record.get("subnet_cidr_id") else "ip",
         )
-        self.tx.insert(MEMBER, record)
+        self._insert(MEMBER, record)
         return record
 
     def get_member(self, pool_id: str, member_id: str) -> Record:
@@ -699,7 +742,7 @@ class Models:
             if fields.get(name) is None:
                 raise InvalidParameter(f"Invalid parameter: '{name}' is required")
         pool = self.get(POOL, fields["pool_id"])
-        self._check_monitor_fields(fields, self._pool_lb(pool))
+        self._check_monitor_fields(fields, pool, self._pool_lb(pool))
         self.guard.change(pool.get("loadbalancer_id"))
         for monitor in self.all(MONITOR):
             if monitor["pool_id"] == pool["id"]:
@@ -716,13 +759,19 @@ class Models:
             "http_method": "GET" if web else None,
         }
         record = self._new(MONITOR, defaults, fields)
-        self.tx.insert(MONITOR, record)
+        self._insert(MONITOR, record)
         return record
 
     @staticmethod
-    def _check_monitor_fields(fields: dict[str, Any], lb: Record | None) -> None:
+    def _check_monitor_fields(fields: dict[str, Any], pool: Record, lb: Record | None) -> None:
         shared = lb is not None and not lb["guaranteed"]
         _one_of(fields, "type", SHARED_MONITOR_TYPES if shared else MONITOR_TYPES)
+        allowed = MONITORS_FOR_POOL.get(pool["protocol"], MONITOR_TYPES)
+        if fields.get("type") is not None and fields["type"] not in allowed:
+            raise InvalidParameter(
+                f"Invalid parameter: a {pool['protocol']} pool cannot use a {fields['type']} "
+                f"health monitor (allowed: {', '.join(sorted(allowed))})"
+            )
         _int_in(fields, "delay", 1, 50)
         _int_in(fields, "timeout", 1, 300)
         _int_in(fields, "max_retries", 1, 10)
@@ -734,7 +783,7 @@ class Models:
         record = self.get(MONITOR, monitor_id)
         _reject_immutable(MONITOR, changes)
         pool = self.get(POOL, record["pool_id"])
-        self._check_monitor_fields(changes, self._pool_lb(pool))
+        self._check_monitor_fields(changes, pool, self._pool_lb(pool))
         self.guard.change(pool.get("loadbalancer_id"))
         for name, value in changes.items():
             if value is not None or name == "monitor_port":

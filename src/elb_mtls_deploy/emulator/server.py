@@ -26,7 +26,7 @@ from .core import Emulator
 
 HOST = "127.0.0.1"
 MAX_BODY = 16 * 1024 * 1024  # far above any ELB request (a certificate chain is ~10 KB)
-IDLE_SECONDS = 60.0  # a client that stops sending mid-request frees its thread
+IDLE_SECONDS = 300.0  # a client that stalls (or idles) this long frees its thread
 _DIGITS = re.compile(r"[0-9]{1,12}")
 
 

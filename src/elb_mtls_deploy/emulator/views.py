@@ -128,6 +128,7 @@ _V3_FIELDS: dict[str, list[str]] = {
         "updated_at",
         "member_type",
         "instance_id",
+        "reason",  # why a member is abnormal; nothing is probed, so always null
     ],
     MONITOR: [
         "admin_state_up",

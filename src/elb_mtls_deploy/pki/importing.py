@@ -9,6 +9,8 @@ put key material or passwords in messages.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,9 +28,23 @@ def resolve(path: Path, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
+# A certificate chain or a key is a few KB; ELB takes at most 11 certificates per upload.
+MAX_IMPORT_BYTES = 1024 * 1024
+
+
 def read_file(path: Path, what: str) -> bytes:
+    """At most `MAX_IMPORT_BYTES` of a regular file: /dev/zero, a FIFO or a huge file is
+    refused by what is read (not by `st_size`), a FIFO without waiting for a writer."""
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise CertificateError(
+                f"{what} {path} is not a regular file (a directory, device, FIFO or socket)",
+                hint="point the spec at the PEM file itself",
+            )
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(MAX_IMPORT_BYTES + 1)
     except FileNotFoundError:
         raise CertificateError(
             f"{what} {path} does not exist",
@@ -38,6 +54,12 @@ def read_file(path: Path, what: str) -> bytes:
         raise CertificateError(
             f"cannot read {what} {path}: {exc.strerror}", hint="check the file's permissions"
         ) from None
+    if len(data) > MAX_IMPORT_BYTES:
+        raise CertificateError(
+            f"{what} {path} is larger than {MAX_IMPORT_BYTES} bytes; it cannot be PEM material",
+            hint="check the path: a certificate, chain or key file is a few kilobytes",
+        )
+    return data
 
 
 def load_certificates(path: Path, what: str = "certificate file") -> list[x509.Certificate]:

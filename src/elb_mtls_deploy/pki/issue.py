@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from elb_mtls_deploy.errors import CertificateError
@@ -174,6 +174,23 @@ def issue_client(
     )
 
 
+def issue_for_request(
+    ca: Issued, request: x509.CertificateSigningRequest, validity_days: int, now: datetime
+) -> x509.Certificate:
+    """A client leaf for a CSR (`deploy sign`): the key stays where it was made; the CSR's
+    subject is kept, its requested extensions are not (our profile decides them)."""
+    public = request.public_key()
+    if not isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise CertificateError(
+            f"the request's key is a {type(public).__name__}",
+            hint="make the key RSA (2048+) or EC P-256/P-384",
+        )
+    validity = _validity(now, validity_days, None, None)
+    return _leaf_builder(
+        ca, request.subject, public, ExtendedKeyUsageOID.CLIENT_AUTH, validity, None
+    ).sign(ca.key, signature_hash(ca.key))
+
+
 def _issue_leaf(
     ca: Issued,
     subject: Subject,
@@ -182,25 +199,38 @@ def _issue_leaf(
     validity: tuple[datetime, datetime],
     san: x509.SubjectAlternativeName | None,
 ) -> Issued:
+    builder = _leaf_builder(ca, subject_name(subject), key.public_key(), purpose, validity, san)
+    return Issued(builder.sign(ca.key, signature_hash(ca.key)), key)
+
+
+def _leaf_builder(
+    ca: Issued,
+    name: x509.Name,
+    public: rsa.RSAPublicKey | ec.EllipticCurvePublicKey,
+    purpose: x509.ObjectIdentifier,
+    validity: tuple[datetime, datetime],
+    san: x509.SubjectAlternativeName | None,
+) -> x509.CertificateBuilder:
     builder = (
         x509.CertificateBuilder()
-        .subject_name(subject_name(subject))
+        .subject_name(name)
         .issuer_name(ca.certificate.subject)
-        .public_key(key.public_key())
+        .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(validity[0])
         .not_valid_after(validity[1])
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            _key_usage(ca=False, rsa=not isinstance(key, ec.EllipticCurvePrivateKey)), critical=True
+            _key_usage(ca=False, rsa=not isinstance(public, ec.EllipticCurvePublicKey)),
+            critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([purpose]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         .add_extension(_authority_key_id(ca), critical=False)
     )
     if san is not None:
         builder = builder.add_extension(san, critical=False)
-    return Issued(builder.sign(ca.key, signature_hash(ca.key)), key)
+    return builder
 
 
 def _signer(ca: Issued | Bundle) -> Issued:

@@ -199,8 +199,9 @@ def ensure_directory(path: Path, *, inside: bool) -> None:
         ) from None
 
 
-def write_new(path: Path, data: bytes, *, secret: bool) -> None:
-    """Create a file that must not exist yet, at its final mode before any byte is written."""
+def write_new(path: Path, data: bytes, *, secret: bool, sync: bool = True) -> None:
+    """Create a file that must not exist yet, at its final mode before any byte is written.
+    `sync=False` leaves durability to a later `sync_all` (one flush for a whole batch)."""
     _op(f"create {path.parent.name}/{path.name}")
     mode = SECRET_MODE if secret else PUBLIC_MODE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
@@ -208,7 +209,8 @@ def write_new(path: Path, data: bytes, *, secret: bool) -> None:
         os.fchmod(fd, mode)
         _op(f"write {path.parent.name}/{path.name}")
         os.write(fd, data)
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -233,10 +235,18 @@ def replace_file(path: Path, data: bytes) -> None:
     fsync_directory(path.parent)
 
 
-def rename(source: Path, target: Path) -> None:
+def rename(source: Path, target: Path, *, sync: bool = True) -> None:
     _op(f"rename {source.name}")
     os.rename(source, target)
-    fsync_directory(target.parent)
+    if sync:
+        fsync_directory(target.parent)
+
+
+def sync_all() -> None:
+    """Flush every written file and directory entry to disk (sync(2) waits on Linux): one
+    call instead of an fsync per file of a batch of generations."""
+    _op("sync")
+    os.sync()
 
 
 def fsync_directory(path: Path) -> None:

@@ -13,7 +13,7 @@ most 11 certificates (leaf + chain); private key at most 8192 characters.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
@@ -76,8 +76,24 @@ def lint(bundles: Mapping[str, Bundle], spec: Spec | None, now: datetime) -> lis
     findings: list[Finding] = []
     for bundle in bundles.values():
         ca = bundles.get(bundle.issuer_name) if bundle.issuer_name else None
-        findings += lint_bundle(bundle, ca, now, renew.get(bundle.name, DEFAULT_RENEW_BEFORE_DAYS))
+        found = lint_bundle(bundle, ca, now, renew.get(bundle.name, DEFAULT_RENEW_BEFORE_DAYS))
+        findings += _as_adopted(found, bundle, spec)
     return sorted(findings, key=lambda f: f.severity != "error")
+
+
+def _as_adopted(findings: list[Finding], bundle: Bundle, spec: Spec | None) -> list[Finding]:
+    """A certificate adopted from the cloud (`adopt:`, docs/import.md) that is still the one
+    ELB accepted and serves: its errors are warnings, so the stack can be taken over before
+    it is rotated; once the file holds another certificate the full rules apply."""
+    adopted = spec.adopt.certificates.get(bundle.name) if spec is not None else None
+    if adopted is None or adopted.sha256 != bundle.fingerprint:
+        return findings
+    return [
+        replace(f, severity="warning", problem=f"{f.problem} (adopted as ELB serves it)")
+        if f.severity == "error"
+        else f
+        for f in findings
+    ]
 
 
 def lint_bundle(

@@ -10,7 +10,7 @@ files. Pure values plus one read and one write through `layout.py`.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +50,17 @@ class Manifest:
     entries: dict[str, Entry] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        document = {"format": FORMAT, "tool": "elb-mtls-deploy", **asdict(self)}
-        return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
+        entries = {
+            name: {
+                "role": e.role,
+                "current": e.current,
+                "generations": [vars(g) for g in e.generations],
+            }
+            for name, e in self.entries.items()
+        }
+        document = {"format": FORMAT, "tool": "elb-mtls-deploy", "stack": self.stack}
+        document["entries"] = entries
+        return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
     def files(self, directory: StackDir) -> list[Path]:
         """Every file this stack wrote, per the manifest (what `--purge-pki` may delete)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import (
     KeySerializationEncryption,
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from elb_mtls_deploy.errors import CertificateError
 from elb_mtls_deploy.pki.bundle import Bundle
-from elb_mtls_deploy.pki.keys import load_key, spki_der
+from elb_mtls_deploy.pki.keys import PrivateKey, load_key, spki_der
 
 Profile = Literal["modern", "legacy"]
 
@@ -52,12 +53,23 @@ def export_p12(
         password_env=None,
     )
     extra = bundle.chain + ([ca_bundle.certificate] if ca_bundle is not None else [])
+    return serialize(bundle.name, key, [bundle.certificate, *extra], password, profile)
+
+
+def serialize(
+    name: str,
+    key: PrivateKey,
+    certificates: list[x509.Certificate],
+    password: bytes,
+    profile: str,
+) -> bytes:
+    """leaf first, then chain and CA; the one place the .p12 encryption is chosen."""
     return pkcs12.serialize_key_and_certificates(
-        bundle.name.encode("utf-8"),
+        name.encode("utf-8"),
         key,
-        bundle.certificate,
-        extra or None,
-        _encryption(profile, password),
+        certificates[0],
+        certificates[1:] or None,
+        _encryption("legacy" if profile == "legacy" else "modern", password),
     )
 
 

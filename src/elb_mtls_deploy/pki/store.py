@@ -23,6 +23,8 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,6 +53,7 @@ from elb_mtls_deploy.pki.layout import PARTIAL, CertFiles, StackDir
 from elb_mtls_deploy.pki.lint import Finding, lint
 from elb_mtls_deploy.pki.manifest import Entry, Generation, Manifest
 from elb_mtls_deploy.pki.p12 import export_p12, p12_holds, p12_profile
+from elb_mtls_deploy.pki.parallel import MIN_BATCH, Workers, key_from_der, key_to_der, worker_count
 from elb_mtls_deploy.pki.pem import is_signed_by, parse_certificates
 from elb_mtls_deploy.spec.model import (
     GeneratedCA,
@@ -142,8 +145,14 @@ def ensure_certificates(
     run = _Run(spec, base_dir, env, _utc(now), write=True)
     run.only = only
     run.prepare()
-    for role, cert in spec.all_certificates():
-        run.ensure(_ROLES[role], cert)
+    run.start_workers()
+    try:
+        for role, cert in spec.all_certificates():
+            run.ensure(_ROLES[role], cert)
+        run.finish()
+    finally:
+        run.stop_workers()
+        run.switch()  # what is complete becomes current, even if a later certificate failed
     findings = lint(run.bundles, spec, run.now)
     return CertsReport(tuple(run.actions), tuple(findings), dict(run.bundles))
 
@@ -175,10 +184,25 @@ def check_signers(
         ca = spec.ca(name)
         if signer is not None:
             signer.issued()
+        elif isinstance(ca, GeneratedCA) and run._new_encrypted_file(ca):
+            run.passphrase(ca)  # the key file is made, encrypted, when the CA is issued
         elif isinstance(ca, GeneratedCA) and ca.key is not None:
             run.external_key(ca)
     ready = {n: b for n, b in run.bundles.items() if n not in view.pending}
     return lint(ready, spec, run.now)
+
+
+def signer_of(spec: Spec, base_dir: Path, env: Mapping[str, str], ca: str) -> Issued:
+    """The CA `ca` with its key, to sign something outside the spec (`deploy sign`)."""
+    run = _Run(spec, base_dir, env, datetime.now(UTC), write=False)
+    for role, cert in spec.all_certificates():
+        run.assess(_ROLES[role], cert)
+        if cert.name == ca:
+            break
+    signer = run.signers.get(ca)
+    if signer is None:
+        raise CertificateError(f"CA {ca!r} is not issued yet", hint=_RERUN)
+    return signer.issued()
 
 
 @dataclass(frozen=True)
@@ -291,6 +315,10 @@ class _Run:
         self.keys: dict[str, PrivateKey] = {}
         self._passwords: dict[str, bytes] = {}
         self.only: Collection[str] | None = None
+        self.workers: Workers | None = None
+        self.prefetched: dict[str, Future[bytes]] = {}
+        self.deferred: list[_Deferred] = []
+        self.unswitched = False
         self.actions: list[CertAction] = []
         present = layout.check_directory(self.dir.root, inside=False)
         present = present and layout.check_directory(self.dir.path, inside=True)
@@ -385,7 +413,7 @@ class _Run:
 
     def _existing(self, cert: Generated) -> _Existing | None:
         found = self._current(cert.name)
-        if found is None:
+        if found is None or self._was_imported_leaf(cert):
             return None
         files, legacy = found
         key_in_dir = not (isinstance(cert, GeneratedCA) and cert.key is not None)
@@ -406,6 +434,16 @@ class _Run:
         if key_in_dir:
             layout.check_secret(files.key)
         return _Existing(certificate, files, key_in_dir, legacy)
+
+    def _was_imported_leaf(self, cert: Generated) -> bool:
+        """A server or client that was imported and is now issued here (an adopted console
+        certificate rotated in place: docs/import.md) starts a new generation: the imported
+        key never was in the PKI directory."""
+        entry = self.manifest.entries.get(cert.name)
+        if isinstance(cert, GeneratedCA) or entry is None or entry.current is None:
+            return False
+        current = next((g for g in entry.generations if g.id == entry.current), None)
+        return current is not None and current.reason == "import"
 
     def _key_of(self, cert: Generated, existing: _Existing) -> PrivateKey:
         if cert.name in self.keys:
@@ -610,12 +648,84 @@ class _Run:
         self.keys[cert.name] = issued.key
         files = self._generation_files(cert, issued)
         bundle = self._bundle(role, cert, issued.certificate, issued.key)
+        if self.workers is not None and isinstance(cert, GeneratedClient) and cert.p12:
+            # Exported by a worker; the generation is committed in `finish`, still whole.
+            password, extra = self._p12_password_files(cert, None)
+            chain = [bundle.certificate, *self._p12_extra(cert)]
+            future = self.workers.p12(
+                cert.name, key_to_der(issued.key), [_der(c) for c in chain], password,
+                cert.p12.profile,
+            )  # fmt: skip
+            self.deferred.append(
+                _Deferred(role, cert, files | extra, bundle, action, reason, future, password)
+            )
+            return
         files |= self._p12_files(cert, bundle, None)
+        self._finish_issue(role, cert, files, bundle, action, reason)
+
+    def _finish_issue(
+        self,
+        role: Role,
+        cert: Generated,
+        files: Mapping[str, tuple[bytes, bool]],
+        bundle: Bundle,
+        action: Action,
+        reason: str,
+    ) -> None:
         written = self._commit(cert.name, role, files, bundle.fingerprint, bundle.not_after, reason)
         existing = self._existing(cert)
         assert existing is not None
         self._remember(role, cert, existing, with_key=True)
         self._record(bundle, action, reason, written)
+
+    # --- workers (bench/bench_pki.py) ------------------------------------------------------
+
+    def start_workers(self) -> None:
+        """With many leaves to issue, generate their keys on every core meanwhile."""
+        if worker_count() < 2:
+            return
+        try:
+            view = assess(self.spec, self.base_dir, self.env, self.now)
+        except CertificateError:
+            return  # the run itself reports it
+        leaves = [
+            (c.name, c.key_type)
+            for _, c in self.spec.all_certificates()
+            if isinstance(c, GeneratedServer | GeneratedClient)
+            and c.name in view.pending
+            and (self.only is None or c.name in self.only)
+        ]
+        if len(leaves) < MIN_BATCH:
+            return
+        self.workers = Workers(worker_count())
+        self.prefetched = {name: self.workers.key(key_type) for name, key_type in leaves}
+
+    def finish(self) -> None:
+        for item in self.deferred:
+            try:
+                data = item.p12.result()
+            except BrokenProcessPool:  # a worker could not start (e.g. python reading stdin)
+                data = export_p12(
+                    item.bundle, self.bundles.get(item.cert.issuer), item.password,
+                    item.cert.p12.profile if item.cert.p12 else "modern",
+                )  # fmt: skip
+            p12 = {f"{item.cert.name}.p12": (data, True)}
+            self._finish_issue(
+                item.role, item.cert, {**item.files, **p12}, item.bundle, item.action, item.reason
+            )
+        self.deferred = []
+
+    def stop_workers(self) -> None:
+        if self.workers is not None:
+            self.workers.close()
+            self.workers = None
+
+    def _fresh_key(self, cert: Generated) -> PrivateKey | None:
+        future = self.prefetched.pop(cert.name, None)
+        try:
+            return key_from_der(future.result()) if future is not None else None
+        except BrokenProcessPool:
+            return None  # generated here instead
 
     def _keep(self, role: Role, cert: Generated, existing: _Existing) -> None:
         bundle = self._remember(role, cert, existing, with_key=True)
@@ -683,6 +793,7 @@ class _Run:
             certificate.not_valid_after_utc, reason,
             links={s: (t, s in secret_names) for s, t in present.items()},
         )  # fmt: skip
+        self.switch()  # the copies are current and durable before an original goes
         for source in present:
             layout.remove(source)
 
@@ -697,15 +808,27 @@ class _Run:
     ) -> dict[str, tuple[bytes, bool]]:
         if not isinstance(cert, GeneratedClient) or cert.p12 is None:
             return {}
+        password, files = self._p12_password_files(cert, previous)
+        ca = self.bundles.get(cert.issuer)
+        files[f"{cert.name}.p12"] = (export_p12(bundle, ca, password, cert.p12.profile), True)
+        return files
+
+    def _p12_password_files(
+        self, cert: GeneratedClient, previous: CertFiles | None
+    ) -> tuple[bytes, dict[str, tuple[bytes, bool]]]:
+        """The .p12 password (kept from the current generation, or new) and its file."""
+        assert cert.p12 is not None
         found = self._current(cert.name)
         source = previous or (found[0] if found else None)
         password = self._p12_password(cert, source)
         files: dict[str, tuple[bytes, bool]] = {}
         if cert.p12.password_env is None:
             files[f"{cert.name}.p12.password"] = (password + b"\n", True)
+        return password, files
+
+    def _p12_extra(self, cert: GeneratedClient) -> list[x509.Certificate]:
         ca = self.bundles.get(cert.issuer)
-        files[f"{cert.name}.p12"] = (export_p12(bundle, ca, password, cert.p12.profile), True)
-        return files
+        return [ca.certificate] if ca is not None else []
 
     def p12_password_ready(self, cert: GeneratedClient) -> None:
         if cert.p12 is not None and cert.p12.password_env is not None:
@@ -742,7 +865,8 @@ class _Run:
         reason: str,
         links: Mapping[Path, tuple[str, bool]] | None = None,
     ) -> tuple[Path, ...]:
-        """Write a complete generation beside the others, then switch the manifest to it."""
+        """Write a complete generation beside the others; the manifest is switched to it by
+        `switch` (once per run: one `os.sync` makes every generation durable first)."""
         entry = self.manifest.entries.setdefault(name, Entry(role, None))
         cert_dir = self.dir.cert_dir(name)
         layout.ensure_directory(cert_dir, inside=True)
@@ -752,12 +876,11 @@ class _Run:
         partial = cert_dir / f".{generation}{PARTIAL}"
         layout.ensure_directory(partial, inside=True)
         for file_name, (data, secret) in files.items():
-            layout.write_new(partial / file_name, data, secret=secret)
+            layout.write_new(partial / file_name, data, secret=secret, sync=False)
         for source, (file_name, secret) in (links or {}).items():
             layout.link_or_copy(source, partial / file_name, secret=secret)
-        layout.fsync_directory(partial)
         final = cert_dir / generation
-        layout.rename(partial, final)
+        layout.rename(partial, final, sync=False)
         names = sorted([*files, *(t for t, _ in (links or {}).values())])
         entry.generations.append(
             Generation(
@@ -766,25 +889,39 @@ class _Run:
             )
         )  # fmt: skip
         entry.current = generation
-        manifests.save(self.dir, self.manifest)
+        self.unswitched = True
         return tuple(final / n for n in names)
+
+    def switch(self) -> None:
+        """Make every generation written so far durable, then switch the manifest to them in
+        one `os.replace`. Before the switch they are not current: a crash leaves them to be
+        recorded as abandoned by the next run."""
+        if self.unswitched:
+            layout.sync_all()
+            manifests.save(self.dir, self.manifest)
+            self.unswitched = False
 
     def _issue(self, cert: Generated, existing: _Existing | None) -> Issued:
         if isinstance(cert, GeneratedCA):
             if existing is not None:  # renewal for expiry: same key, so its leaves stay valid
                 key = self._key_of(cert, existing)
+            elif self._new_encrypted_file(cert):
+                key = self._create_encrypted_key(cert)
             elif cert.key is not None:
                 key = self.external_key(cert)
             else:
                 key = generate_key(cert.key_type)
             return issue_ca(cert.subject, cert.key_type, cert.validity_days, self.now, key=key)
         signer = self._must_signer(cert.issuer).issued()
+        fresh = self._fresh_key(cert)
         if isinstance(cert, GeneratedServer):
             return issue_server(
                 signer, cert.subject, cert.key_type, cert.validity_days, self.now,
-                dns_names=cert.dns_names, ip_addresses=cert.ip_addresses,
+                dns_names=cert.dns_names, ip_addresses=cert.ip_addresses, key=fresh,
             )  # fmt: skip
-        return issue_client(signer, cert.subject, cert.key_type, cert.validity_days, self.now)
+        return issue_client(
+            signer, cert.subject, cert.key_type, cert.validity_days, self.now, key=fresh
+        )
 
     # --- remembering what exists ------------------------------------------------------------
 
@@ -881,6 +1018,45 @@ class _Run:
 
     # --- external CA keys ----------------------------------------------------------------
 
+    def _new_encrypted_file(self, cert: GeneratedCA) -> bool:
+        """A new CA whose key is to live, encrypted, in a file that does not exist yet."""
+        source = cert.key
+        return (
+            source is not None
+            and source.file is not None
+            and source.password_env is not None
+            and not pkcs11.is_uri(str(source.file))
+            and not layout.exists(resolve(source.file, self.base_dir))
+        )
+
+    def passphrase(self, cert: GeneratedCA) -> bytes:
+        assert cert.key is not None and cert.key.password_env is not None
+        value = self.env.get(cert.key.password_env, "")
+        if not value:
+            raise CertificateError(
+                f"CA {cert.name!r} keeps its key encrypted in {cert.key.file}, but environment "
+                f"variable {cert.key.password_env} (the passphrase) is not set",
+                hint=f"set {cert.key.password_env} (in GitLab CI: a masked, protected variable)",
+            )
+        return value.encode("utf-8")
+
+    def _create_encrypted_key(self, cert: GeneratedCA) -> PrivateKey:
+        """Generate the CA key and write it as encrypted PKCS#8 (0600, never overwriting);
+        the passphrase is read now because something must be signed."""
+        from cryptography.hazmat.primitives import serialization
+
+        assert cert.key is not None and cert.key.file is not None
+        key = generate_key(cert.key_type)
+        data = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(self.passphrase(cert)),
+        )
+        path = resolve(cert.key.file, self.base_dir)
+        path.parent.mkdir(mode=layout.DIR_MODE, parents=True, exist_ok=True)
+        layout.write_new(path, data, secret=True)
+        return key
+
     def external_key(self, cert: Generated) -> PrivateKey:
         assert isinstance(cert, GeneratedCA) and cert.key is not None
         uri = _token_uri(cert, self.env)
@@ -910,6 +1086,26 @@ class _Run:
                 hint=_RERUN,
             )
         return self._remember(role, cert, existing, with_key=True)
+
+
+@dataclass
+class _Deferred:
+    """A client issued and signed, waiting for its .p12 from a worker before its commit."""
+
+    role: Role
+    cert: GeneratedClient
+    files: Mapping[str, tuple[bytes, bool]]
+    bundle: Bundle
+    action: Action
+    reason: str
+    p12: Future[bytes]
+    password: bytes = field(repr=False, default=b"")
+
+
+def _der(certificate: x509.Certificate) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return certificate.public_bytes(serialization.Encoding.DER)
 
 
 def _token_uri(cert: GeneratedCA, env: Mapping[str, str]) -> str | None:

@@ -1,16 +1,20 @@
 """Read a spec file into a `Spec`, with every problem reported as file:line:column.
 
-Owns the only I/O of the spec stage: reading the file (bounded in size), parsing YAML
-into plain values while remembering where each value was written, `${VAR}`
-interpolation from the environment, and turning pydantic errors into one readable
-message. YAML anchors and aliases are refused: a spec has no use for them and they are
-how "billion laughs" documents blow up memory.
+Owns the only I/O of the spec stage: reading the file (a regular file, bounded in size by
+the bytes actually read, not by what `stat` claims), parsing YAML into plain values while
+remembering where each value was written, `${VAR}` interpolation from the environment,
+and turning pydantic errors into one readable message. YAML anchors and aliases are
+refused: a spec has no use for them and they are how "billion laughs" documents blow up
+memory. The secrets a spec points at (key and .p12 passwords, keys held in variables) are
+registered for redaction as soon as the spec is valid.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +22,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from elb_mtls_deploy.errors import SpecError
-from elb_mtls_deploy.spec.model import ReferenceError_, Spec
+from elb_mtls_deploy.errors import SpecError, register_secret
+from elb_mtls_deploy.spec.model import KeySource, ReferenceError_, Spec
 
 MAX_SPEC_BYTES = 1024 * 1024
 MAX_DEPTH = 32
@@ -43,26 +47,68 @@ def load_spec(path: Path, env: Mapping[str, str]) -> Spec:
     located = parse_yaml(_read(path), str(path))
     data = _interpolate(located, env, str(path))
     try:
-        return Spec.model_validate(data)
+        spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise _spec_error(exc, located, str(path)) from None
+    for name in _secret_variables(spec):
+        register_secret(env.get(name))
+    return spec
+
+
+def _secret_variables(spec: Spec) -> Iterator[str]:
+    """Environment variables whose values are secrets: passwords and keys held in them."""
+    for _, cert in spec.all_certificates():
+        sources = [getattr(cert, "key", None)]
+        imported = getattr(cert, "import_", None)
+        if imported is not None:
+            sources.append(imported.key)
+        for source in sources:
+            if isinstance(source, KeySource):
+                yield from (n for n in (source.password_env, source.env) if n)
+        p12 = getattr(cert, "p12", None)
+        if p12 is not None and p12.password_env:
+            yield p12.password_env
+
+
+def read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """At most `limit` bytes of a regular file; anything else is a `SpecError` naming it.
+
+    `stat` sizes lie for /dev/zero, FIFOs and /proc files, so the check is on the bytes
+    read (limit + 1 at most), and a non-regular file is refused before it is read (a FIFO
+    is opened non-blocking, so no writer is waited for).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file", hint=f"check the path to the {what}") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path}: is a directory", hint=f"pass the {what} file") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise SpecError(f"{path}: is a directory", hint=f"pass the {what} file")
+        raise SpecError(
+            f"{path}: is not a regular file (a device, FIFO or socket)",
+            hint=f"pass the {what} as an ordinary file",
+        )
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            raw = handle.read(limit + 1)
+        except OSError as exc:
+            raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(raw) > limit:
+        raise SpecError(
+            f"{path}: the file is larger than {limit} bytes; a {what} may be at most {limit} bytes",
+            hint=f"is this the right file? A {what} is a small text file.",
+        )
+    return raw
 
 
 def _read(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(
-                f"{path}: the file is {size} bytes; a spec may be at most {MAX_SPEC_BYTES} bytes",
-                hint="is this the right file? Specs are small YAML documents.",
-            )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such file", hint="check the path to the spec") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: is a directory", hint="pass the spec's YAML file") from None
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    raw = read_bounded(path, MAX_SPEC_BYTES, "spec")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -50,9 +50,59 @@ def _ip_address(value: str) -> str:
         raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
 
 
+# C0 controls, DEL and C1 controls: a YAML "\0" escape in a subject would issue a classic
+# null-prefix certificate; none of them belongs in a name the API or a peer will read.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(value: str) -> str:
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(
+            f"contains the control character U+{ord(found.group()):04X} at position "
+            f"{found.start() + 1}; use printable text only"
+        )
+    return value
+
+
+# url_path: starts with '/', at most 80 characters, and only the characters the API lists
+# (docs/api-notes.md §10.1); CR/LF, spaces and controls are refused.
+_URL_PATH = re.compile(r"/[A-Za-z0-9\-/.%?#&_;~!()*\[\]@$^:',+]*")
+MAX_URL_PATH = 80
+
+
+def _url_path(value: str) -> str:
+    if len(value) > MAX_URL_PATH:
+        raise ValueError(f"is {len(value)} characters long; the API allows at most {MAX_URL_PATH}")
+    if not _URL_PATH.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a health-check path: it must start with '/' and use only "
+            "letters, digits and -/.%?#&_;~!()*[]@$^:',+ (no spaces, CR or LF)"
+        )
+    return value
+
+
+# expected_codes: a single code ("200"), a list ("200,202") or a range ("200-204"), the
+# three forms the API documents (docs/api-notes.md §10.1); codes 200-599, low <= high.
+_CODES_FORM = re.compile(r"\d{3}(,\d{3})*|\d{3}-\d{3}")
+
+
+def _expected_codes(value: str) -> str:
+    if not _CODES_FORM.fullmatch(value):
+        raise ValueError(f"{value!r} is not a status code, a list (200,202) or a range (200-204)")
+    codes = [int(c) for c in re.split("[,-]", value)]
+    bad = [c for c in codes if not 200 <= c <= 599]
+    if bad:
+        raise ValueError(f"status code {bad[0]} is outside 200-599")
+    if "-" in value and codes[0] > codes[1]:
+        raise ValueError(f"the range {value!r} runs backwards; write it low-high")
+    return value
+
+
 DnsName = Annotated[str, AfterValidator(_dns_name)]
 IpAddress = Annotated[str, AfterValidator(_ip_address)]
 Name = Annotated[str, Field(pattern=_NAME_RE)]
+Text = Annotated[str, AfterValidator(_printable)]
 
 
 class ReferenceError_(ValueError):
@@ -76,6 +126,7 @@ class EmbeddedTarget(Model):
     kind: Literal["embedded"]
     state_dir: Path = Path(".elb-emulator")
     api: Literal["v3", "v2", "auto"] = "auto"
+    probe_file: Path | None = None  # `deploy probe --out` result (docs/probe.md)
 
 
 class HuaweiCloudTarget(Model):
@@ -84,8 +135,14 @@ class HuaweiCloudTarget(Model):
     kind: Literal["huaweicloud"]
     region: Annotated[str, Field(pattern=r"^[a-z]{2}-[a-z]+(-[a-z0-9]+)*-\d+$")]
     project_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = None
+    # Users scoped to an enterprise project get 400 ELB.9801 on list calls without it
+    # (docs/api-notes.md §10.1); "0" is the default enterprise project.
+    enterprise_project_id: (
+        Annotated[str, Field(pattern=r"^(0|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$")] | None
+    ) = None
     api: Literal["v3", "v2", "auto"] = "auto"
     endpoint: Annotated[str, Field(pattern=r"^https?://[^\s/]+/?$")] | None = None
+    probe_file: Path | None = None  # `deploy probe --out` result (docs/probe.md)
 
 
 Target = Annotated[EmbeddedTarget | HuaweiCloudTarget, Field(discriminator="kind")]
@@ -97,12 +154,12 @@ Target = Annotated[EmbeddedTarget | HuaweiCloudTarget, Field(discriminator="kind
 class Subject(Model):
     """X.509 subject; the console guide uses `O=ELB` and `CN=www.test.com`."""
 
-    common_name: Annotated[str, Field(min_length=1, max_length=64)]
-    organization: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    organizational_unit: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    common_name: Annotated[Text, Field(min_length=1, max_length=64)]
+    organization: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
+    organizational_unit: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
-    state: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    locality: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    state: Annotated[Text, Field(min_length=1, max_length=128)] | None = None
+    locality: Annotated[Text, Field(min_length=1, max_length=128)] | None = None
 
 
 class KeySource(Model):
@@ -206,10 +263,26 @@ ServerCert = Annotated[
 ]
 
 
+class Revoked(Model):
+    """A client certificate backends must refuse (ELB has no CRL: docs/pki.md): every
+    generation of a former spec client, or one serial (e.g. signed with `deploy sign`)."""
+
+    client: Name | None = None
+    serial: Annotated[str, Field(pattern=r"^(0[xX])?[0-9A-Fa-f:]{1,64}$")] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = "revoked"
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Revoked:
+        if (self.client is None) == (self.serial is None):
+            raise ValueError("name the revoked certificate by exactly one of 'client' or 'serial'")
+        return self
+
+
 class Certificates(Model):
     cas: tuple[CA, ...] = ()
     servers: tuple[ServerCert, ...] = ()
     clients: tuple[GeneratedClient, ...] = ()
+    revoked: tuple[Revoked, ...] = ()
 
 
 # --- listeners, pools, members --------------------------------------------------------
@@ -258,8 +331,8 @@ class InsertHeaders(Model):
 
 
 class LoadBalancerRef(Model):
-    id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    id: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
+    name: Annotated[Text, Field(min_length=1, max_length=255)] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> LoadBalancerRef:
@@ -274,7 +347,7 @@ class LoadBalancerRef(Model):
 
 class SessionPersistence(Model):
     type: Literal["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"]
-    cookie_name: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+    cookie_name: Annotated[Text, Field(min_length=1, max_length=1024)] | None = None
     timeout_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
 
     @model_validator(mode="after")
@@ -297,8 +370,8 @@ class HealthMonitor(Model):
     delay: Annotated[int, Field(ge=1, le=50)] = 5
     timeout: Annotated[int, Field(ge=1, le=300)] = 3
     max_retries: Annotated[int, Field(ge=1, le=10)] = 3
-    url_path: Annotated[str, Field(pattern=r"^/")] = "/"
-    expected_codes: Annotated[str, Field(pattern=r"^\d{3}([,-]\d{3})*$")] = "200"
+    url_path: Annotated[str, AfterValidator(_url_path)] = "/"
+    expected_codes: Annotated[str, AfterValidator(_expected_codes)] = "200"
     http_method: Literal["GET", "HEAD", "POST"] = "GET"
     monitor_port: Port | None = None
 
@@ -307,7 +380,7 @@ class Member(Model):
     address: IpAddress
     port: Port
     weight: Weight = 1
-    subnet_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    subnet_id: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
 
     @property
     def key(self) -> str:
@@ -369,6 +442,24 @@ class Listener(Model):
         return "+".join(self.client_cas) or None
 
 
+# --- adoption (`deploy import`, docs/import.md) ----------------------------------------
+
+CloudId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class AdoptedCertificate(Model):
+    id: CloudId
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Adopt(Model):
+    """Cloud resources made outside the tool that this stack takes over in place, by id."""
+
+    certificates: dict[Name, AdoptedCertificate] = {}
+    listeners: dict[Name, CloudId] = {}
+    pools: dict[Name, CloudId] = {}
+
+
 # --- the stack ------------------------------------------------------------------------
 
 
@@ -383,6 +474,7 @@ class Spec(Model):
     pki_dir: Path = Path("pki")
     certificates: Certificates = Certificates()
     listeners: Annotated[tuple[Listener, ...], Field(min_length=1)]
+    adopt: Adopt = Adopt()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Spec:
@@ -423,7 +515,32 @@ def _reference_problems(spec: Spec) -> Iterator[ReferenceError_]:
         yield from _issuer_problem(
             roles, client.issuer, ("certificates", "clients", index, "issuer")
         )
+    for index, revoked in enumerate(spec.certificates.revoked):
+        if revoked.client is not None and revoked.client in roles:
+            yield ReferenceError_(
+                f"{revoked.client!r} is revoked but still a certificate of the spec; remove it "
+                "from 'clients' (a new certificate for that user needs a new name)",
+                ("certificates", "revoked", index, "client"),
+            )
     yield from _listener_problems(spec, roles)
+    yield from _adopt_problems(spec, roles)
+
+
+def _adopt_problems(spec: Spec, roles: dict[str, str]) -> Iterator[ReferenceError_]:
+    """An adopted id under a name the spec does not use would be planned for deletion."""
+    known = {
+        "certificates": set(roles),
+        "listeners": {x.name for x in spec.listeners},
+        "pools": {x.pool_name for x in spec.listeners},
+    }
+    for group, names in known.items():
+        for name in getattr(spec.adopt, group):
+            if name not in names:
+                yield ReferenceError_(
+                    f"adopt.{group}: {name!r} is not one of the spec's {group}; an adopted "
+                    "resource must be described in the spec (or its entry removed)",
+                    ("adopt", group, name),
+                )
 
 
 def _indexed_certs(spec: Spec) -> Iterator[tuple[tuple[str, int], Any]]:

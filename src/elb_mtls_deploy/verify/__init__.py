@@ -18,7 +18,7 @@ from datetime import datetime
 from elb_mtls_deploy.cloud.base import LoadBalancerInfo
 from elb_mtls_deploy.pki import Bundle
 from elb_mtls_deploy.spec.model import LoadBalancerRef, Spec
-from elb_mtls_deploy.verify.handshake import attempt
+from elb_mtls_deploy.verify.handshake import ClientIdentity, attempt
 from elb_mtls_deploy.verify.matrix import Connect, Result, failed, material_for, run_matrix
 from elb_mtls_deploy.verify.target import Where, resolve, select
 
@@ -31,6 +31,7 @@ class Options:
     server_name: str | None = None
     listeners: Sequence[str] = ()
     clients: Sequence[str] = ()
+    revoked: Sequence[ClientIdentity] = ()  # revoked clients' certificates, to be refused
 
 
 def verify_listeners(
@@ -62,6 +63,7 @@ def verify_listeners(
             now,
             server_name=options.server_name,
             only_clients=options.clients,
+            revoked=options.revoked,
         )
         report.append((where, run_matrix(where, material, connect)))
     return report

@@ -93,6 +93,7 @@ class Material:
     expired: ClientIdentity | None
     expired_note: str
     clients: tuple[SpecClient, ...] = field(default=())
+    revoked: tuple[ClientIdentity, ...] = field(default=())  # must not reach the service
 
 
 # --- material ---------------------------------------------------------------------------
@@ -106,6 +107,7 @@ def material_for(
     *,
     server_name: str | None = None,
     only_clients: Sequence[str] = (),
+    revoked: Sequence[ClientIdentity] = (),
 ) -> Material:
     server = bundles[listener.server_certificate]
     cas = listener.client_cas
@@ -128,6 +130,7 @@ def material_for(
         expired=expired,
         expired_note=expired_note,
         clients=clients,
+        revoked=tuple(revoked) if cas else (),
     )
 
 
@@ -250,6 +253,7 @@ class _Checks:
         if self.m.mutual:
             rows += [self._no_client(), self._foreign(), self._expired()]
             rows += [self._client(c) for c in self.m.clients]
+            rows += [self._revoked(c) for c in self.m.revoked]
         rows += [self._fingerprint(main), self._hostname(), self._version(main), self._old_tls()]
         return rows
 
@@ -342,6 +346,26 @@ class _Checks:
             fix = "the old CA is still trusted in the cloud: run `deploy apply SPEC` to retire it"
         return (check, "fail", f"{verdict}: {why}; {fix}")
 
+    def _revoked(self, client: ClientIdentity) -> Row:
+        """ELB has no CRL: a revoked client completes TLS, so the backend must refuse it
+        by the client-certificate headers (docs/pki.md, revocation)."""
+        check = f"revoked:{client.label}"
+        seen = self.attempt(client)
+        if seen.outcome == "unreachable":
+            return (check, "fail", seen.detail)
+        if seen.outcome == "refused":
+            return (check, "pass", f"refused at the TLS layer ({seen.detail})")
+        if seen.status in _REFUSED_STATUSES:
+            return (check, "pass", f"the backend refused it (HTTP {seen.status})")
+        return (
+            check,
+            "fail",
+            f"accepted (HTTP {seen.status}): ELB has no CRL, so the backends must refuse a "
+            f"revoked client; load `deploy revoked SPEC` into them and insert the "
+            "X-Forwarded-Clientcert-serialnumber header (docs/pki.md), or roll the client CA "
+            "over (docs/rotation.md)",
+        )
+
     # the served certificate and protocol
 
     def _fingerprint(self, main: Attempt) -> Row:
@@ -416,6 +440,9 @@ class _Checks:
             f"a {label}-only client got {seen.detail}, but policy {self.m.policy} starts at "
             f"{_NAMES[minimum]}; check the listener's tls_ciphers_policy (`deploy plan SPEC`)",
         )
+
+
+_REFUSED_STATUSES = frozenset({401, 403, 495, 496})
 
 
 def _can_offer(version: ssl.TLSVersion) -> bool:

@@ -112,8 +112,11 @@ def _embedded(
     listener = _listener(spec, name)
     lb = loadbalancers[listener.loadbalancer]
     wanted = cloud_name(spec.stack, "listener", name)
+    adopted = spec.adopt.listeners.get(name)  # before its adoption is applied: by id
     for item in served:
-        if item.get("name") == wanted and item.get("loadbalancer_id") == lb.id:
+        if item.get("loadbalancer_id") != lb.id:
+            continue
+        if item.get("name") == wanted or (adopted is not None and item.get("id") == adopted):
             return Where(name, str(item["address"]), int(item["port"]), "emulator data plane")
     return Where(
         name,
