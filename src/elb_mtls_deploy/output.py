@@ -231,13 +231,17 @@ def stack_outputs(
             None,
         )
         pool = listener.pool_name
+        deployed = records.get(f"listener:{listener.name}")
+        # the port the cloud has (the spec's may not be applied yet)
+        port = int(deployed.fields.get("protocol_port") or listener.port) if deployed else None
         listeners.append(
             {
                 "name": listener.name,
-                "id": ident("listener", listener.name),
-                "port": listener.port,
+                "id": deployed.id if deployed else None,
+                "port": port if port is not None else listener.port,
+                "deployed": deployed is not None,
                 "loadbalancer_id": lb.id,
-                "address": f"{host}:{listener.port}" if host else None,
+                "address": f"{host}:{port}" if host and port is not None else None,
                 "dataplane": endpoint,
                 "pool": {"name": pool, "id": ident("pool", pool)},
                 "members": [

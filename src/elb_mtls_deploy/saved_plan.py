@@ -110,7 +110,7 @@ def _entry(
             "actions": actions,
             "before": before,
             "after": after,
-            "after_unknown": {"id": True} if after is not None and "id" not in after else {},
+            "after_unknown": _unknown(after),
         },
         "key": action.key,
     }
@@ -123,6 +123,14 @@ def _entry(
     if len(actions) == 2:
         entry["action_reason"] = "replace_because_cannot_update"
     return entry
+
+
+def _unknown(after: dict[str, Any] | None) -> dict[str, bool]:
+    """Terraform's `after_unknown`: the id of what is created, and what apply must issue."""
+    if after is None:
+        return {}
+    unknown = {k: True for k, v in after.items() if is_known_after_apply(v)}
+    return {"id": True, **unknown} if "id" not in after else unknown
 
 
 def _before(action: Action | None) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ def test_output_names_ids_addresses_and_the_data_plane(live: Live) -> None:
     before = json.loads(out)
     [listener] = before["listeners"]
     assert listener["id"] is None and listener["dataplane"] is None  # nothing deployed yet
+    assert listener["deployed"] is False and listener["address"] is None
 
     live.apply()
     code, out, err = live.run("output", str(live.spec), "--output", "json")
@@ -43,6 +44,12 @@ def test_output_names_ids_addresses_and_the_data_plane(live: Live) -> None:
     identity = ClientIdentity("teller", teller.certificate_pem, teller.key_pem or "")
     seen = attempt(host, int(port), Probe("www.test.com", identity))
     assert seen.outcome == "accepted" and seen.verify_error is None, seen.detail
+
+    # what is deployed, not what the spec says next
+    live.write(spec_text(live.members).replace("port: 443", "port: 8443"))
+    code, out, _ = live.run("output", str(live.spec), "--output", "json")
+    assert json.loads(out)["listeners"][0]["port"] == 443
+    live.write(spec_text(live.members))
 
     code, text, _ = live.run("output", str(live.spec))
     assert code == 0

@@ -183,3 +183,14 @@ def test_notes_of_the_wrong_type_are_ignored_not_a_crash() -> None:
     document = valid()
     document["notes"] = 5
     assert parse(json.dumps(document), "plan.json").notes == ()
+
+
+def test_what_apply_must_issue_is_marked_unknown() -> None:
+    desired = records()
+    pending = "(known after apply: subjectAltName changed)"
+    desired[0] = Record(
+        "certificate", "certificate:web", "s-web", {"type": "server", "fingerprint": pending}
+    )
+    [entry] = changes(desired, records(ids=True))
+    assert entry["change"]["after_unknown"] == {"fingerprint": True}
+    assert entry["change"]["after"]["fingerprint"] == pending
