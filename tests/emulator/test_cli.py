@@ -60,6 +60,17 @@ def test_reset_deletes_emulator_state(state_dir: Path) -> None:
     assert not state_dir.exists()
 
 
+def test_reset_deletes_only_the_emulators_own_files(state_dir: Path) -> None:
+    """`reset --state-dir DIR` once ran rmtree(DIR): a PKI or a spec kept there went too."""
+    start_server(state_dir, dataplane=False).close()
+    (state_dir / "keep.yaml").write_text("stack: mine\n")
+    (state_dir / "pki").mkdir()
+    (state_dir / "pki" / "ca.key").write_text("key")
+    assert run("emulator", "reset", "--state-dir", str(state_dir)) == 0
+    assert sorted(p.name for p in state_dir.iterdir()) == ["keep.yaml", "pki"]
+    assert (state_dir / "pki" / "ca.key").read_text() == "key"
+
+
 def test_serve_bad_fault_options(state_dir: Path) -> None:
     assert run("emulator", "serve", "--state-dir", str(state_dir), "--error-rate", "2") == 1
     assert run("emulator", "serve", "--state-dir", str(state_dir), "--provisioning-ms", "-5") == 1

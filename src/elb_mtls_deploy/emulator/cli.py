@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import shutil
 import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from .constants import DB_FILENAME, DEMO_AK, DEMO_PROJECT_ID, DEMO_SK
+from .constants import DB_FILENAME, DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, SERVER_FILENAME
 
 DEFAULT_STATE_DIR = Path(".elb-emulator")
 
@@ -243,9 +242,26 @@ def cmd_reset(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    shutil.rmtree(path)
+    removed = _remove_own_files(path)
     if _json(args):
-        _print_json({"removed": str(path)})
+        _print_json({"removed": str(path), "files": removed})
     else:
-        print(f"removed emulator state {path}")
+        print(f"removed emulator state {path} ({len(removed)} files)")
     return 0
+
+
+def _remove_own_files(path: Path) -> list[str]:
+    """Only the emulator's own files: its database (with SQLite's journal files) and its
+    announcement; anything else a user keeps in the directory stays, and so does the
+    directory then."""
+    names = [DB_FILENAME, *(DB_FILENAME + s for s in ("-wal", "-shm", "-journal"))]
+    names.append(SERVER_FILENAME)
+    removed = []
+    for entry in sorted(path.iterdir()):
+        own = entry.name in names or entry.name.startswith(f".{SERVER_FILENAME}.")
+        if own and entry.is_file() and not entry.is_symlink():
+            entry.unlink()
+            removed.append(entry.name)
+    with contextlib.suppress(OSError):
+        path.rmdir()  # only when empty
+    return removed
