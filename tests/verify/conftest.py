@@ -23,10 +23,21 @@ from elb_mtls_deploy.verify.handshake import Attempt, ClientIdentity, Probe, att
 from tests.stacks import CliStack
 
 
+def free_ports(count: int) -> tuple[int, ...]:
+    """Distinct free ports: the sockets stay open until all are chosen, so the kernel cannot
+    hand out one port twice (two members on one port made a setup flaky)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return tuple(int(s.getsockname()[1]) for s in sockets)
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
 
 
 @dataclass
@@ -82,7 +93,8 @@ def live(workdir: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Live]:
     state_dir = workdir / ".elb-emulator"
     state_dir.mkdir()
     with start_server(state_dir, announce=True, dataplane=True) as server:
-        yield Live(workdir, server, capsys, (free_port(), free_port()))
+        first, second = free_ports(2)
+        yield Live(workdir, server, capsys, (first, second))
 
 
 def now() -> datetime:
