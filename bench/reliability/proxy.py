@@ -207,6 +207,7 @@ class FaultProxy:
         response = self._forward(request)
         if response is None:
             return  # upstream down: close without a reply
+        response = _closing(response)
         if kind == "cut":
             head, _, body = response.partition(b"\r\n\r\n")
             conn.sendall(head + b"\r\n\r\n" + body[: len(body) // 2])
@@ -243,6 +244,18 @@ class FaultProxy:
             b'{"' + collection.encode() + b'": "not a list"}',
         ][choice]
         return _response(200, body)
+
+
+def _closing(response: bytes) -> bytes:
+    """The upstream reply with `Connection: close`, so the client never reuses a
+    connection this proxy is about to close (that would be a fault of our own making)."""
+    head, sep, body = response.partition(b"\r\n\r\n")
+    lines = [
+        line
+        for line in head.split(b"\r\n")
+        if not line.lower().startswith((b"connection:", b"keep-alive:"))
+    ]
+    return b"\r\n".join([*lines, b"Connection: close"]) + sep + body
 
 
 def _response(status: int, body: bytes, extra: list[str] | None = None) -> bytes:

@@ -110,7 +110,7 @@ def test_a_kill_at_any_step_of_a_fresh_issue_leaves_a_usable_pki(
     spec: Spec, base: Path, now: datetime
 ) -> None:
     steps = campaign(spec, base, now)
-    assert steps >= 20  # every mkdir, create, write, rename and manifest replace was a kill point
+    assert steps >= 20  # every mkdir, create, write, rename, sync and manifest replace
 
 
 def test_a_kill_at_any_step_of_a_reissue_keeps_every_generation(

@@ -200,3 +200,28 @@ def test_a_flat_ca_taken_over_by_another_stack_is_refused_not_reissued(
     assert not (tmp_path / "pki" / "other").exists() or not list(
         (tmp_path / "pki" / "other").rglob("*.key")
     )
+
+
+def test_deploy_certs_history_lists_every_generation_and_writes_nothing(
+    tmp_path: Path, now: datetime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from elb_mtls_deploy.cli import main
+
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(spec_dict()))
+    assert main(["certs", str(spec_file), "--history"]) == 0
+    assert capsys.readouterr().out == "" and not (tmp_path / "pki").exists()
+    assert main(["certs", str(spec_file)]) == 0
+    wider = spec_dict()
+    wider["certificates"]["servers"][0]["dns_names"] = ["www.test.com", "api.test.com"]
+    spec_file.write_text(yaml.safe_dump(wider))
+    assert main(["certs", str(spec_file)]) == 0
+    capsys.readouterr()
+    assert main(["certs", str(spec_file), "--history"]) == 0
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    web = [line for line in lines if line[0] == "web"]
+    assert [line[1] for line in web] == ["0001", "0002"]
+    assert "current" not in web[0] and web[1][2] == "current"
+    assert "(subjectAltName changed; generation 0001 kept)" in " ".join(web[1])  # the reason

@@ -55,12 +55,12 @@ def test_concurrency_small(tmp_path: Path) -> None:
 
 
 # Higher rates than the full run, so that every kind of wire fault fires in a few rounds.
-HOT = ProxyFaults(timeout_rate=0.08, cut_rate=0.08, junk_rate=0.1, retry_after_rate=0.03)
+HOT = ProxyFaults(timeout_rate=0.08, cut_rate=0.08, junk_rate=0.1, retry_after_rate=0.02)
 
 
 def test_proxy_small(tmp_path: Path) -> None:
-    results = campaigns.proxy_campaign(tmp_path, ["example"], 4, SEED, kill_rate=0.75, rates=HOT)
-    check(results, 4)
+    results = campaigns.proxy_campaign(tmp_path, ["example"], 3, SEED, kill_rate=0.75, rates=HOT)
+    check(results, 3)
     fired: Counter[str] = Counter()
     for r in results:
         fired.update(r.faults)

@@ -2,7 +2,8 @@
 client looked it up, found nothing and sent it again) must not leave a duplicate after
 "Apply complete" (issue 14 item 2). End to end: `deploy apply` through the SDK, a loopback
 fault proxy that holds the first certificate create past the client's read timeout and
-forwards it 3 s after it was sent, and the emulator; then the independent audit.
+forwards it 3 s after it was sent (1 s read timeout + 2 s), and the emulator; then the
+independent audit.
 
 The negative control runs the same with the settle window off: the late copy survives,
 so the positive case is not passing by luck of timing.
@@ -24,7 +25,7 @@ from proxy import ProxyFaults
 from elb_mtls_deploy.emulator.private import state as emulator_state
 
 pytestmark = pytest.mark.slow
-LATE = ProxyFaults(0, 0, 0, 0, read_timeout=1.0, late_max=3.0, late_certificate_creates=1)
+LATE = ProxyFaults(0, 0, 0, 0, read_timeout=1.0, late_max=2.0, late_certificate_creates=1)
 
 
 def apply_with_a_late_certificate(
@@ -45,7 +46,7 @@ def apply_with_a_late_certificate(
 
 
 def test_a_late_certificate_commit_is_seen_and_removed(tmp_path: Path) -> None:
-    stage, code, output, doubted = apply_with_a_late_certificate(tmp_path, settle=5.0)
+    stage, code, output, doubted = apply_with_a_late_certificate(tmp_path, settle=3.0)
     try:
         assert code == 0, output
         assert len(doubted) == 1 and doubted[0].startswith("certificate ")

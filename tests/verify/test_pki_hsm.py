@@ -110,6 +110,19 @@ def test_a_ca_on_softhsm2_issues_what_openssl_accepts_and_mutual_tls_works(
     assert seen.outcome == "accepted", seen.detail
     assert live.handshake(None).outcome == "refused"
 
+    # A device's own key, signed on the token by `deploy sign`.
+    subprocess.run(
+        ["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", "device.key", "-out", "device.csr", "-subj", "/CN=device-9"],
+        cwd=live.root, check=True, capture_output=True,
+    )  # fmt: skip
+    code, out, err = live.run(
+        "sign", str(live.spec), "--ca", "client-ca", "--csr", str(live.root / "device.csr"),
+        "--out", str(live.root / "device.crt"),
+    )  # fmt: skip
+    assert code == 0, out + err
+    assert "OK" in openssl_verify(crt["client-ca.crt"], live.root / "device.crt", "sslclient")
+
     # Nothing to sign: a second apply needs neither the PIN nor the token.
     monkeypatch.delenv("HSM_PIN")
     code, out, err = live.run("apply", str(live.spec), "--auto-approve")

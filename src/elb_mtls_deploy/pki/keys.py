@@ -137,6 +137,8 @@ def load_key(
             f"the private key in {where} is a {type(key).__name__}",
             hint="ELB accepts RSA and EC (P-256/P-384) keys; use one of those",
         )
+    if not encrypted:
+        _remember(data.decode("ascii", "replace"), key)  # read again later: no second parse
     return key
 
 

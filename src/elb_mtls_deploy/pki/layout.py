@@ -270,7 +270,9 @@ def remove(path: Path) -> None:
 
 def open_lock(path: Path, *, create: bool) -> int | None:
     """The lock file's descriptor, never through a symlink; None if absent and not created."""
-    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+    # A reader opens read-only (flock works on any descriptor): a read-only cache still plans.
+    access = os.O_RDWR | os.O_CREAT if create else os.O_RDONLY
+    flags = access | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         return os.open(path, flags, SECRET_MODE)
     except FileNotFoundError:

@@ -1,14 +1,15 @@
 """The PKI directory as custody: assess it read-only, issue into it crash-safely, read it back.
 
 Owns the decisions: issue, keep, renew or import each certificate, and what counts as a
-change (subject, SANs, key type, issuer, purpose, expiry). Three entry points:
+change (subject, SANs, key type, issuer, purpose, expiry: `changes.py`). Entry points:
 
 - `assess` (plan): reads only public files, never a private key or passphrase, writes
   nothing; what must be issued is a `Pending` with its reason.
-- `ensure_certificates` (apply, `deploy certs`): finishes or rolls back a crashed write,
-  migrates the old flat layout, then writes each new certificate as a new generation
-  (`layout.py`); nothing is ever overwritten or deleted.
-- `load_bundles` (verify, expiry): the current generation with keys, read-only.
+- `check_signers` (apply, before it connects): every key that will sign, and the lint.
+- `ensure_certificates` (apply, `deploy certs`): finishes or rolls back a killed write
+  (`recovery.py`), migrates the old flat layout, then writes each new certificate as a new
+  generation (`layout.py`), switched to in one manifest replace; nothing is overwritten.
+- `load_bundles` (verify, expiry) and `signer_of` (`deploy sign`): read-only, with keys.
 
 A trust anchor is never replaced implicitly: a CA whose spec changed in a way that needs a
 new key, or whose files are gone while certificates it signed remain, is an error with the
@@ -27,17 +28,17 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from elb_mtls_deploy.errors import CertificateError
 from elb_mtls_deploy.pki import layout, pkcs11
 from elb_mtls_deploy.pki import manifest as manifests
-from elb_mtls_deploy.pki.bundle import Bundle, Role, certificate_fingerprint, san_of
+from elb_mtls_deploy.pki.bundle import Bundle, Role, certificate_fingerprint
+from elb_mtls_deploy.pki.changes import expiry_reason, purpose_reason, san_reason
 from elb_mtls_deploy.pki.importing import import_bundle, load_certificates, load_key_source, resolve
 from elb_mtls_deploy.pki.issue import Issued, issue_ca, issue_client, issue_server, subject_name
 from elb_mtls_deploy.pki.keys import (
@@ -55,6 +56,7 @@ from elb_mtls_deploy.pki.manifest import Entry, Generation, Manifest
 from elb_mtls_deploy.pki.p12 import export_p12, p12_holds, p12_profile
 from elb_mtls_deploy.pki.parallel import MIN_BATCH, Workers, key_from_der, key_to_der, worker_count
 from elb_mtls_deploy.pki.pem import is_signed_by, parse_certificates
+from elb_mtls_deploy.pki.recovery import recover
 from elb_mtls_deploy.spec.model import (
     GeneratedCA,
     GeneratedClient,
@@ -328,73 +330,8 @@ class _Run:
 
     def prepare(self) -> None:
         """Create the directories, then finish or roll back what a killed run left."""
-        layout.ensure_directory(self.dir.root, inside=False)
-        layout.ensure_directory(self.dir.path, inside=True)
-        layout.remove(self.dir.path / f".{layout.MANIFEST}.tmp")
-        changed = False
-        for child in sorted(os.listdir(self.dir.path)):
-            cert_dir = self.dir.path / child
-            if child.startswith(".") or not os.path.isdir(cert_dir) or os.path.islink(cert_dir):
-                continue
-            layout.check_directory(cert_dir, inside=True)
-            changed |= self._recover(child, cert_dir)
-        self._finish_migrations()
-        if changed:
-            manifests.save(self.dir, self.manifest)
-
-    def _recover(self, name: str, cert_dir: Path) -> bool:
-        """A `.NNNN.partial` was never switched to: delete it (its key was never used). A
-        complete generation the manifest does not list was renamed but not switched to: keep
-        it, listed as abandoned (it was never uploaded)."""
-        entry = self.manifest.entries.get(name)
-        listed = {g.id for g in entry.generations} if entry else set()
-        changed = False
-        for child in sorted(os.listdir(cert_dir)):
-            path = cert_dir / child
-            if child.endswith(PARTIAL):
-                layout.remove(path)
-            elif child.isdigit() and child not in listed:
-                role = self._role_of(name)
-                entry = self.manifest.entries.setdefault(name, Entry(role, None))
-                entry.generations.append(self._abandoned(name, child, path))
-                changed = True
-        return changed
-
-    def _abandoned(self, name: str, generation: str, path: Path) -> Generation:
-        files = sorted(os.listdir(path))
-        fingerprint = ""
-        crt = CertFiles(path, name).crt
-        if layout.exists(crt):
-            try:
-                certificate = parse_certificates(layout.read(crt, secret=False), str(crt))[0]
-                fingerprint = certificate_fingerprint(certificate)
-            except CertificateError:
-                pass
-        return Generation(
-            generation, fingerprint, "", self.now.isoformat(),
-            "written by a run that was killed before switching to it; never used", files,
-            abandoned=True,
-        )  # fmt: skip
-
-    def _finish_migrations(self) -> None:
-        """Remove old-layout files only once their copy is the manifest's (crash after switch)."""
-        for name, entry in self.manifest.entries.items():
-            for generation in entry.generations:
-                for original in generation.migrated_from:
-                    self._unlink_migrated(self.dir.root / original, name, generation.id)
-
-    def _unlink_migrated(self, original: Path, name: str, generation: str) -> None:
-        copy = self.dir.generation(name, generation).directory / original.name.replace(
-            ".previous", ""
-        )
-        if not layout.exists(original) or not layout.exists(copy):
-            return
-        secret = original.name.endswith((".key", ".p12", ".password"))
-        if layout.read(original, secret=secret) == layout.read(copy, secret=secret):
-            layout.remove(original)
-
-    def _role_of(self, name: str) -> str:
-        return next((role for role, c in self.spec.all_certificates() if c.name == name), "ca")
+        roles = {c.name: role for role, c in self.spec.all_certificates()}
+        recover(self.dir, self.manifest, roles, self.now)
 
     # --- current files --------------------------------------------------------------------
 
@@ -519,9 +456,9 @@ class _Run:
             self._subject_reason(cert, existing.certificate),
             self._key_reason(cert, existing),
             self._issuer_reason(cert, existing.certificate),
-            _san_reason(cert, existing.certificate),
-            _purpose_reason(cert, existing.certificate),
-            _expiry_reason(existing.certificate, cert.renew_before_days, self.now),
+            san_reason(cert, existing.certificate),
+            purpose_reason(cert, existing.certificate),
+            expiry_reason(existing.certificate, cert.renew_before_days, self.now),
         ]
         return [r for r in reasons if r]
 
@@ -1136,37 +1073,3 @@ def _source_label(env: str | None, file: Path | None) -> str:
 
 def _spki_fingerprint(certificate: x509.Certificate) -> str:
     return hashlib.sha256(spki_der(certificate.public_key())).hexdigest()
-
-
-def _san_reason(cert: Generated, certificate: x509.Certificate) -> str | None:
-    if not isinstance(cert, GeneratedServer):
-        return None
-    dns, ips = san_of(certificate)
-    if set(dns) != set(cert.dns_names) or set(ips) != set(cert.ip_addresses):
-        return "subjectAltName changed"
-    return None
-
-
-def _purpose_reason(cert: Generated, certificate: x509.Certificate) -> str | None:
-    wanted = {
-        GeneratedServer: ExtendedKeyUsageOID.SERVER_AUTH,
-        GeneratedClient: ExtendedKeyUsageOID.CLIENT_AUTH,
-    }.get(type(cert))
-    if wanted is None:
-        return None
-    try:
-        eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return "extendedKeyUsage missing"
-    return None if wanted in eku else "extendedKeyUsage changed"
-
-
-def _expiry_reason(
-    certificate: x509.Certificate, renew_before_days: int, now: datetime
-) -> str | None:
-    end = certificate.not_valid_after_utc
-    if now >= end:
-        return f"expired on {end:%Y-%m-%d}"
-    if end - now <= timedelta(days=renew_before_days):
-        return f"expires on {end:%Y-%m-%d}, within renew_before_days={renew_before_days}"
-    return None
