@@ -4,7 +4,6 @@ vs a sequential one-call-per-resource script over the raw SDK, against the real-
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import emulated
@@ -127,15 +126,18 @@ def run(ctx: Any) -> Table:
 
 
 def _plan_waves(ctx: Any) -> int:
-    """How many dependent waves the saved plan for an empty cloud has."""
-    out = ctx.root / "apply-plan.json"
-    with emulated.fresh_emulator(ctx.large.state_dir, seed=ctx.seed):
-        from common import quiet_main
+    """How many dependent waves the plan for an empty cloud has (computed in-process: the
+    saved plan's Terraform-shaped JSON does not carry waves)."""
+    import os
 
-        code, _, _ = quiet_main(["plan", str(ctx.large.path), "--out", str(out)])
-    if code != 0:
-        raise RuntimeError(f"deploy plan --out exited {code}")
-    return len(json.loads(out.read_text())["waves"])
+    from elb_mtls_deploy import workflow
+
+    loaded = workflow.load(ctx.large.path, os.environ)
+    with (
+        emulated.fresh_emulator(ctx.large.state_dir, seed=ctx.seed),
+        workflow.connect(loaded, read_only=True) as conn,
+    ):
+        return len(workflow.make_plan(loaded, conn).plan.waves)
 
 
 def _lb_changes(ctx: Any) -> int:
