@@ -43,7 +43,10 @@ def normalise_pem(text: str) -> str:
 
 def identify(pem: str) -> PemIdentity:
     """Identity of a PEM blob (leaf first); ValueError if it holds no certificate."""
-    certs = x509.load_pem_x509_certificates(normalise_pem(pem).encode() or pem.encode())
+    try:
+        certs = x509.load_pem_x509_certificates(normalise_pem(pem).encode() or pem.encode())
+    except x509.InvalidVersion as exc:  # not a ValueError in cryptography
+        raise ValueError(str(exc)) from None
     leaf = certs[0]
     try:
         public_key = leaf.public_key()

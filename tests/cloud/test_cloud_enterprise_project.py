@@ -47,3 +47,19 @@ def test_without_an_enterprise_project_nothing_is_added(
     finally:
         cloud.close()
     assert "enterprise_project_id" not in (rsps.calls[-1].request.url or "")
+
+
+def test_a_junk_load_balancer_answer_is_transient_so_the_wait_retries() -> None:
+    """A proxy's page instead of the load balancer: retried, not the end of the apply."""
+    from elb_mtls_deploy.emulator import SEEDED_DEDICATED_LB_ID
+    from elb_mtls_deploy.errors import TransientError
+
+    url = f"{ENDPOINT}/v3/{DEMO.project_id}/elb/loadbalancers/{SEEDED_DEDICATED_LB_ID}"
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, url, json={"loadbalancer": {}}, status=200)
+        cloud = connect("v3", DEMO, ENDPOINT)
+        try:
+            with pytest.raises(TransientError, match="no provisioning_status"):
+                cloud.provisioning_status(SEEDED_DEDICATED_LB_ID)
+        finally:
+            cloud.close()

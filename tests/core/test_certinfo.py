@@ -40,3 +40,33 @@ def test_normalised_pem_is_canonical_and_keeps_the_chain_order() -> None:
 def test_text_without_a_certificate_is_still_an_error() -> None:
     with pytest.raises(ValueError):
         identify("-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n")
+
+
+def damaged_version() -> str:
+    """A certificate whose version field says v6: cryptography raises InvalidVersion,
+    which is not a ValueError."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    der = x509.load_pem_x509_certificate(CA.cert_pem.bytes()).public_bytes(
+        serialization.Encoding.DER
+    )
+    at = der.find(bytes([0xA0, 0x03, 0x02, 0x01, 0x02]))
+    bad = der[:at] + bytes([0xA0, 0x03, 0x02, 0x01, 0x05]) + der[at + 5 :]
+    body = base64.encodebytes(bad).decode()
+    return f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
+
+
+def test_a_damaged_version_field_is_an_unreadable_certificate_not_a_crash() -> None:
+    with pytest.raises(ValueError):
+        identify(damaged_version())
+
+
+def test_the_pki_reports_a_damaged_version_field_as_a_certificate_error() -> None:
+    from elb_mtls_deploy.errors import CertificateError
+    from elb_mtls_deploy.pki.pem import parse_certificates
+
+    with pytest.raises(CertificateError, match="damaged PEM certificate"):
+        parse_certificates(damaged_version().encode(), "imported/www.crt")

@@ -303,12 +303,12 @@ class SdkCloud:
         method = "show_load_balancer" if self.flavour == "v3" else "show_loadbalancer"
         with self._guard("show", "load balancer", loadbalancer_id):
             body = self._call(method, loadbalancer_id=loadbalancer_id)
-        item = body.get("loadbalancer")
-        status = item.get("provisioning_status") if isinstance(item, Mapping) else None
-        if not isinstance(status, str):
-            raise PermanentError(
-                f"show load balancer {loadbalancer_id}: the response has no provisioning_status"
-            )
+            item = body.get("loadbalancer")
+            status = item.get("provisioning_status") if isinstance(item, Mapping) else None
+            if not isinstance(status, str):
+                # a junk answer (a proxy's page): translated like any SDK error, so the
+                # wait for ACTIVE retries it instead of giving up
+                raise _sdk_error(f"the response to {method} has no provisioning_status")
         return status
 
     def list_certificates(self, description: str) -> list[Observed]:

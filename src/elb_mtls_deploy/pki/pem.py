@@ -39,7 +39,8 @@ def parse_certificates(data: bytes, where: str) -> list[x509.Certificate]:
             # damaged one is a clear error now rather than an exception deep in the linter.
             certificate.public_key()
             certificate.extensions  # noqa: B018
-    except (ValueError, UnsupportedAlgorithm):
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
+        # InvalidVersion (a damaged version field) is not a ValueError in cryptography.
         raise CertificateError(
             f"{where} holds a damaged PEM certificate",
             hint="re-export it from its source; `openssl x509 -in FILE -noout` shows the error",
