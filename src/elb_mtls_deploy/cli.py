@@ -601,10 +601,19 @@ def _print_report(report: Report, out: Out) -> None:
 def _where(conn: Connection, out: Out, command: str) -> None:
     if conn.embedded_state_dir is None or command == "destroy":
         return
+    where = _relative(conn.embedded_state_dir)
     out.line(
-        f"The embedded emulator keeps this cloud in {conn.embedded_state_dir}/. "
-        "Run `deploy emulator serve` to keep the listeners up, then `deploy verify SPEC`."
+        f"The embedded emulator keeps this cloud in {where}/. Run `deploy emulator serve "
+        f"--state-dir {where}` to keep the listeners up, then `deploy verify SPEC` (`deploy "
+        "output SPEC` shows where each listener answers)."
     )
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def cmd_destroy(args: argparse.Namespace, out: Out) -> int:

@@ -27,7 +27,7 @@ def slow_cloud(workdir: Path) -> Iterator[RunningServer]:
     state_dir = workdir / ".elb-emulator"
     state_dir.mkdir()
     # Only writes are slow, so observe is quick and the apply is long enough to interrupt.
-    faults = FaultConfig(latency_ms=400, only_methods=("POST", "PUT"))
+    faults = FaultConfig(latency_ms=800, only_methods=("POST", "PUT"))
     with start_server(state_dir, announce=True, dataplane=False, faults=faults) as server:
         yield server
 

@@ -153,21 +153,43 @@ def listed(gcl: str, project: Path, *args: str) -> dict[str, str]:
 
 
 class _Notes(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
+    """GitLab's merge request notes API, as far as the plan job uses it (GitLab docs,
+    "Notes API": list, create, modify), recording every request."""
+
+    notes: ClassVar[dict[int, str]] = {}
+    requests: ClassVar[list[dict[str, Any]]] = []
+
+    def _answer(self, status: int, value: Any) -> None:
+        data = json.dumps(value).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _record(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else {}
+        seen = {"method": self.command, "path": self.path,
+                "token": self.headers.get("PRIVATE-TOKEN"), "body": body.get("body")}  # fmt: skip
+        self.requests.append(seen)
+        return seen
+
+    def do_GET(self) -> None:
+        self._record()
+        self._answer(200, [{"id": i, "body": b} for i, b in self.notes.items()])
 
     def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        self.received.append(
-            {
-                "path": self.path,
-                "token": self.headers.get("PRIVATE-TOKEN"),
-                "body": json.loads(self.rfile.read(length))["body"],
-            }
-        )
-        self.send_response(201)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
+        seen = self._record()
+        note = len(self.notes) + 1
+        self.notes[note] = str(seen["body"])
+        self._answer(201, {"id": note})
+
+    def do_PUT(self) -> None:
+        seen = self._record()
+        note = int(self.path.rsplit("/", 1)[1])
+        self.notes[note] = str(seen["body"])
+        self._answer(200, {"id": note})
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -175,13 +197,13 @@ class _Notes(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def gitlab_api() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A loopback stand-in for GitLab's notes API, recording what the plan job posts."""
-    _Notes.received = []
+    """A loopback stand-in for GitLab's notes API, recording what the plan job sends."""
+    _Notes.notes, _Notes.requests = {}, []
     server = HTTPServer(("127.0.0.1", 0), _Notes)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}/api/v4", _Notes.received
+        yield f"http://127.0.0.1:{server.server_port}/api/v4", _Notes.requests
     finally:
         server.shutdown()
         server.server_close()
@@ -208,10 +230,8 @@ def test_rules_per_pipeline_kind(gcl: str, project: Path) -> None:
 def test_merge_request_plan_needs_no_ca_key_and_posts_a_note(
     gcl: str, project: Path, gitlab_api: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    url, notes = gitlab_api
-    done = run(
-        gcl,
-        project,
+    url, requests = gitlab_api
+    merge_request = (
         *MERGE_REQUEST,
         "--variable",
         "SERVER_CA_KEY_FILE=/dev/null",  # protected variables are absent in merge requests
@@ -222,6 +242,7 @@ def test_merge_request_plan_needs_no_ca_key_and_posts_a_note(
         "--variable",
         f"CI_API_V4_URL={url}",
     )
+    done = run(gcl, project, *merge_request)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "PASS  elb:plan" in output
@@ -229,13 +250,23 @@ def test_merge_request_plan_needs_no_ca_key_and_posts_a_note(
     # "<name> took"; GitLab folds the lines between them.
     assert "elb_plan_started" in output and "elb_plan took" in output
     assert "Plan: 7 to add, 0 to change, 0 to destroy." in output
+    assert "plan posted on merge request !7" in output
     report = json.loads((build(project, "plan") / "plan-report.json").read_text())
     assert report == {"create": 7, "update": 0, "delete": 0}
-    [note] = notes
-    assert note["path"].endswith("/merge_requests/7/notes")
-    assert note["token"] == "note-token-for-the-test"
-    assert "Plan: 7 to add" in note["body"] and "PRIVATE KEY" not in note["body"]
+    get, post = requests
+    assert get["method"] == "GET" and post["method"] == "POST"
+    assert post["path"].endswith("/merge_requests/7/notes")
+    assert post["token"] == "note-token-for-the-test"
+    assert "Plan: 7 to add" in post["body"] and "PRIVATE KEY" not in post["body"]
     assert not (build(project, "plan") / "elb" / "pki" / "server-ca.crt").exists()
+
+    # The next pipeline of the merge request updates that note instead of adding one.
+    done = run(gcl, project, *merge_request)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "plan updated on merge request !7" in done.stdout + done.stderr
+    assert [r["method"] for r in requests] == ["GET", "POST", "GET", "PUT"]
+    assert requests[-1]["path"].endswith("/merge_requests/7/notes/1")
+    assert len(_Notes.notes) == 1
 
 
 def test_pipeline_plan_manual_apply_verify(gcl: str, project: Path) -> None:
