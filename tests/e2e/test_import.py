@@ -389,7 +389,6 @@ def legacy_request(port: int, pki: Path) -> tuple[bool, str]:
     return reply.startswith(b"HTTP/1.1 200"), leaf
 
 
-@pytest.mark.parametrize("world", ["v3"], indirect=True)
 def test_adoption_and_rotation_drop_no_request_of_an_old_client(world: World) -> None:
     import threading
 
