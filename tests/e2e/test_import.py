@@ -489,3 +489,22 @@ def test_a_key_the_api_masks_is_asked_for_not_invented(
     key.chmod(0o600)
     code, out, err = world.run("validate", str(spec))
     assert code == 0, out + err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--stack", "Shop_1", "--embedded"), "--stack 'Shop_1' is not a stack name"),
+        (("--stack", "shop", "--region", "cn-north-4", "--state-dir", "x"),
+         "--state-dir goes with --embedded"),
+        (("--stack", "shop", "--region", "cn-north-4"), "HUAWEICLOUD_SDK_AK"),
+        (("--stack", "shop", "--embedded", "--state-dir", "missing"), "no emulator state in"),
+    ],
+)  # fmt: skip
+def test_bad_requests_are_refused_before_any_call(
+    workdir: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], message: str
+) -> None:
+    code = main(["import", "--loadbalancer", "lb", "--out", str(workdir / "s.yaml"), *extra])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and "Traceback" not in err, err
+    assert list(workdir.iterdir()) == []
