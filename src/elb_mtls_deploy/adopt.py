@@ -166,8 +166,11 @@ def choose_listeners(
     return chosen
 
 
-def refusals(inventory: Inventory, stack: str) -> Iterator[str]:
-    """Why these resources cannot be adopted safely, first reason first."""
+Refusal = tuple[str, str]  # (what is wrong, how to fix it)
+
+
+def refusals(inventory: Inventory, stack: str) -> Iterator[Refusal]:
+    """Why these resources cannot be adopted safely, first reason first, each with its fix."""
     lb = inventory.loadbalancer
     ids = {item.id for item in inventory.listeners}
     for item in inventory.listeners:
@@ -179,7 +182,8 @@ def refusals(inventory: Inventory, stack: str) -> Iterator[str]:
             if pool_lb and pool_lb != lb.id:
                 yield (
                     f"pool {pool.name or pool.id} of listener {item.name or item.id} is on load "
-                    f"balancer {pool_lb}, not {lb.id}: the resources span several load balancers"
+                    f"balancer {pool_lb}, not {lb.id}: the resources span several load balancers",
+                    "import the listeners of each load balancer into a spec of its own",
                 )
     for cert in inventory.certificates.values():
         yield from _owner_problem("certificate", cert, stack)
@@ -192,20 +196,28 @@ def refusals(inventory: Inventory, stack: str) -> Iterator[str]:
             yield (
                 f"certificate {cert.name or cert.id} ({cert.id}) is also used by listener(s) "
                 f"{', '.join(users)} outside this import; adopting it would let this stack "
-                "change them. Import those listeners too (`--listener`), or give them their "
-                "own copy of the certificate first"
+                "change them",
+                "import those listeners too (`--listener`, same load balancer), or give them "
+                "their own copy of the certificate first",
             )
 
 
-def _owner_problem(kind: str, item: Observed, stack: str) -> Iterator[str]:
+def _owner_problem(kind: str, item: Observed, stack: str) -> Iterator[Refusal]:
     description = item.description or ""
     if description.startswith(MARKER_PREFIX):
         owner = description[len(MARKER_PREFIX) :]
-        what = "this stack already" if owner == stack else f"stack {owner!r}"
-        yield (
-            f"{kind} {item.name or item.id} ({item.id}) is owned by {what} ({description}); "
-            "only resources no stack owns can be imported"
-        )
+        if owner == stack:
+            yield (
+                f"{kind} {item.name or item.id} ({item.id}) is already owned by stack {stack!r}",
+                "it needs no import: describe it in that stack's spec",
+            )
+        else:
+            yield (
+                f"{kind} {item.name or item.id} ({item.id}) is owned by stack {owner!r} "
+                f"({description})",
+                f"leave it to stack {owner!r} (`deploy destroy` of that stack releases it), or "
+                "import only the other listeners (`--listener`)",
+            )
 
 
 def _cert_refs(listener: Observed) -> set[str]:

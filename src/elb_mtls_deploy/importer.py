@@ -69,11 +69,13 @@ def run(request: Request, env: Mapping[str, str]) -> Result:
     _check_request(request)
     with _cloud(request, env) as (cloud, lb):
         inventory = read(cloud, lb, request.listeners)
-    problems = list(refusals(inventory, request.stack))
-    if problems:
+    refused = list(refusals(inventory, request.stack))
+    if refused:
+        (problem, fix), more = refused[0], len(refused) - 1
+        also = f" (and {more} more problem(s))" if more else ""
         raise ImportRefused(
-            "cannot import: " + "; ".join(problems),
-            hint="nothing was written and nothing in the cloud was changed",
+            f"cannot import: {problem}{also}; nothing was written, nothing was changed",
+            hint=fix,
         )
     described = describe(inventory, request.stack, _target(request))
     for file in described.files:
@@ -84,8 +86,8 @@ def run(request: Request, env: Mapping[str, str]) -> Result:
             )
     written = [_write(request.out.parent, file) for file in described.files]
     request.out.write_text(described.text, encoding="utf-8")
-    findings, problems = _validate(request.out, env)
-    return Result(request.out, tuple(written), described.notes, tuple(findings), tuple(problems))
+    findings, not_valid = _validate(request.out, env)
+    return Result(request.out, tuple(written), described.notes, tuple(findings), tuple(not_valid))
 
 
 def _check_request(request: Request) -> None:

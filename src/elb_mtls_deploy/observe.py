@@ -109,7 +109,7 @@ def _adopting(
     record: Record, item: Observed | Record, adopted: Mapping[str, str], parent: str | None = None
 ) -> Record:
     """An adopted resource (or a monitor or member of an adopted pool) compares its name and
-    description too: `desired.adopted` asks for the stack's (docs/import.md)."""
+    description too: `adopt.mark_adopted` asks for the stack's (docs/import.md)."""
     if parent is not None and parent in adopted:
         return replace(record, fields={**record.fields, "name": item.name})
     if item.id is None or item.id not in adopted:

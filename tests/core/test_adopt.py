@@ -215,10 +215,13 @@ def inventory(other_listener_uses_cert: bool = False, owner: str | None = "") ->
 
 def test_refusals_name_the_reason() -> None:
     assert list(refusals(inventory(), "shop")) == []
-    [shared] = refusals(inventory(other_listener_uses_cert=True), "shop")
+    [(shared, fix)] = refusals(inventory(other_listener_uses_cert=True), "shop")
     assert "also used by listener(s) elsewhere (L9) outside this import" in shared
-    [owned] = refusals(inventory(owner=marker("other")), "shop")
-    assert "owned by stack 'other'" in owned
+    assert "import those listeners too" in fix
+    [(owned, fix)] = refusals(inventory(owner=marker("other")), "shop")
+    assert "owned by stack 'other'" in owned and "leave it to stack 'other'" in fix
+    [(mine, fix)] = refusals(inventory(owner=marker("shop")), "shop")
+    assert "already owned by stack 'shop'" in mine and "needs no import" in fix
 
 
 RECIPE = Path(__file__).parents[1] / "pki" / "seed_recipe.sh"

@@ -389,7 +389,6 @@ def legacy_request(port: int, pki: Path) -> tuple[bool, str]:
     return reply.startswith(b"HTTP/1.1 200"), leaf
 
 
-@pytest.mark.parametrize("world", ["v3"], indirect=True)
 def test_adoption_and_rotation_drop_no_request_of_an_old_client(world: World) -> None:
     import threading
 
@@ -463,3 +462,49 @@ def test_adoption_and_rotation_drop_no_request_of_an_old_client(world: World) ->
     assert code == 0, out + err
     code, out, err = world.run("plan", str(spec), "--detailed-exitcode")
     assert code == 0, out + err
+
+
+@pytest.mark.parametrize("world", ["v3"], indirect=True)
+def test_a_key_the_api_masks_is_asked_for_not_invented(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Private-key echo off (the SDK path is tests/cloud/test_cloud_import_reads.py): no key
+    file, a note naming the file to fill in, and once it is there the spec validates."""
+    from elb_mtls_deploy.cloud.sdk import SdkCloud
+
+    monkeypatch.setattr(SdkCloud, "private_key", lambda self, certificate_id: None)
+    spec = world.root / "spec.yaml"
+    code, out, err = world.run(
+        "import", "--loadbalancer", "emulator-dedicated-lb", "--stack", "shop", "--out",
+        str(spec), "--embedded",
+    )  # fmt: skip
+    assert code == 0, err
+    key = world.root / "imported" / "server-cert.key"
+    assert not key.exists()
+    assert "copy the key to imported/server-cert.key (mode 0600)" in out
+    assert "does not validate yet" in out
+    code, out, err = world.run("validate", str(spec))
+    assert code == 1
+    key.write_text((world.root / "guide" / "server" / "server.key").read_text())
+    key.chmod(0o600)
+    code, out, err = world.run("validate", str(spec))
+    assert code == 0, out + err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--stack", "Shop_1", "--embedded"), "--stack 'Shop_1' is not a stack name"),
+        (("--stack", "shop", "--region", "cn-north-4", "--state-dir", "x"),
+         "--state-dir goes with --embedded"),
+        (("--stack", "shop", "--region", "cn-north-4"), "HUAWEICLOUD_SDK_AK"),
+        (("--stack", "shop", "--embedded", "--state-dir", "missing"), "no emulator state in"),
+    ],
+)  # fmt: skip
+def test_bad_requests_are_refused_before_any_call(
+    workdir: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], message: str
+) -> None:
+    code = main(["import", "--loadbalancer", "lb", "--out", str(workdir / "s.yaml"), *extra])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and "Traceback" not in err, err
+    assert list(workdir.iterdir()) == []
