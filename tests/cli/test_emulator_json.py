@@ -26,7 +26,11 @@ def test_state_and_reset_print_one_json_document(
     assert dump["listeners"] == [] and "PRIVATE KEY" not in json.dumps(dump)
 
     assert main(["--output", "json", "emulator", "reset", "--state-dir", str(state_dir)]) == 0
-    assert json.loads(capsys.readouterr().out) == {"removed": str(state_dir)}
+    # only the emulator's own files go (issue 12): here its database, then the empty dir
+    assert json.loads(capsys.readouterr().out) == {
+        "removed": str(state_dir),
+        "files": ["emulator.db"],
+    }
     assert main(["--output", "json", "emulator", "reset", "--state-dir", str(state_dir)]) == 0
     assert json.loads(capsys.readouterr().out) == {"removed": None}
 
