@@ -5,19 +5,17 @@ and the demo backends. `DataPlane.sync` is the only entry point the control plan
 receives plain `ServedListener` values and never sees the control plane's storage.
 
 Reconfiguring a listener never closes its listening socket: each accepted connection is
-wrapped with the `ssl.SSLContext` current at accept time, so a certificate or CA change
+wrapped with the `ssl.SSLContext` current when it is accepted, so a certificate or CA change
 applies to new connections while open ones finish on the old one (zero-downtime rotation).
 This module must not import anything outside `elb_mtls_deploy.emulator`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
 import ipaddress
 import logging
-import selectors
 import socket
 import ssl
 import threading
@@ -25,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from .demo_backend import DemoBackend
-from .dp_net import listen
+from .dp_net import AcceptLoop, listen
 from .dp_proxy import Route, Session, serve_connection
 from .dp_tls import TlsMaterialError, build_context
 from .served import ServedListener
@@ -34,28 +32,30 @@ log = logging.getLogger(__name__)
 
 SERVED_PROTOCOLS = frozenset({"HTTPS", "TERMINATED_HTTPS"})
 MEMBER_TIMEOUT_SECONDS = 5.0
-_JOIN_SECONDS = 5.0
 
 
 class _Frontend:
-    """One served listener: a listening socket, its accept thread and current config."""
+    """One served listener: an accept loop over its socket and the current configuration.
 
-    def __init__(self, sock: socket.socket, member_timeout: float) -> None:
-        self._sock = sock
+    A connection is handed the configuration current when it is taken over, so a
+    certificate or CA change applies to new connections while open ones finish on theirs.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        listener: ServedListener,
+        context: ssl.SSLContext,
+        member_timeout: float,
+    ) -> None:
         self.port: int = sock.getsockname()[1]
         self._member_timeout = member_timeout
         self._lock = threading.Lock()
-        self._listener: ServedListener | None = None
-        self._context: ssl.SSLContext | None = None
-        self._route: Route | None = None
-        self._open: dict[threading.Thread, socket.socket] = {}
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._thread = threading.Thread(
-            target=self._accept_loop, name=f"dp-accept-{self.port}", daemon=True
-        )
+        self.configure(listener, context)
+        self._loop = AcceptLoop(sock, self._serve, name=f"dp-accept-{self.port}")
 
     @property
-    def listener(self) -> ServedListener | None:
+    def listener(self) -> ServedListener:
         return self._listener
 
     def configure(self, listener: ServedListener, context: ssl.SSLContext) -> None:
@@ -64,77 +64,28 @@ class _Frontend:
             self._listener, self._context = listener, context
             self._route = Route.of(listener)
 
-    def start(self) -> None:
-        self._thread.start()
-
     def stop(self) -> None:
         """Ask the accept loop to end (returns at once; ``join`` finishes)."""
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
+        self._loop.stop()
+
+    def join(self) -> None:
+        self._loop.join()
 
     def close(self) -> None:
         self.stop()
         self.join()
 
-    def join(self) -> None:
-        self._thread.join(_JOIN_SECONDS)
-        with self._lock:
-            open_now = list(self._open.items())
-        for _, conn in open_now:
-            _shutdown_quietly(conn)
-        for thread, _ in open_now:
-            thread.join(_JOIN_SECONDS)
-        for sock in (self._wake_r, self._wake_w):
-            sock.close()
-
     def _current_route(self) -> Route:
         with self._lock:
-            assert self._route is not None  # configure() runs before start()
             return self._route
 
-    def _accept_loop(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._sock, selectors.EVENT_READ)
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            while all(key.fileobj is self._sock for key, _ in selector.select()):
-                self._accept_one()
-        self._sock.close()
-
-    def _accept_one(self) -> None:
-        try:
-            raw, address = self._sock.accept()
-        except OSError as exc:  # e.g. the client reset before we accepted
-            log.debug("accept on port %s failed: %s", self.port, exc)
-            return
+    def _serve(self, raw: socket.socket, address: tuple[str, int]) -> None:
         with self._lock:
-            assert self._context is not None and self._listener is not None
             context = self._context
             session = Session(
                 self._current_route, self._listener.certificate_id, self._member_timeout
             )
-            thread = threading.Thread(
-                target=self._serve, args=(raw, address, context, session), daemon=True
-            )
-            self._open[thread] = raw
-        thread.start()
-
-    def _serve(
-        self,
-        raw: socket.socket,
-        address: tuple[str, int],
-        context: ssl.SSLContext,
-        session: Session,
-    ) -> None:
-        me = threading.current_thread()
-        try:
-            serve_connection(raw, address, context, session, track=self._track)
-        finally:
-            with self._lock:
-                self._open.pop(me, None)
-
-    def _track(self, tls: socket.socket) -> None:
-        with self._lock:
-            self._open[threading.current_thread()] = tls
+        serve_connection(raw, address, context, session, track=self._loop.track)
 
 
 class DataPlane:
@@ -208,9 +159,8 @@ class DataPlane:
             self._errors[listener.listener_id] = str(exc)
             return
         if frontend is None:
-            frontend = _Frontend(_bind(self.host, listener.bind_port), self.member_timeout)
-            frontend.configure(listener, context)
-            frontend.start()
+            sock = _bind(self.host, listener.bind_port)
+            frontend = _Frontend(sock, listener, context, self.member_timeout)
             self._frontends[listener.listener_id] = frontend
         else:
             frontend.configure(listener, context)
@@ -275,10 +225,3 @@ def _is_loopback(address: str) -> bool:
         return ipaddress.ip_address(address) in ipaddress.ip_network("127.0.0.0/8")
     except ValueError:
         return False
-
-
-def _shutdown_quietly(sock: socket.socket) -> None:
-    # The base method: SSLSocket.shutdown would also drop the TLS state under the
-    # feet of the thread still reading from it.
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)

@@ -62,13 +62,21 @@ class AcceptLoop:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
 
+    def track(self, conn: socket.socket) -> None:
+        """Called from a connection's thread when another socket replaces the accepted one
+        (a TLS wrap detaches it): ``join`` then shuts down the one in use."""
+        with self._lock:
+            self._open[threading.current_thread()] = conn
+
     def join(self) -> None:
         self._thread.join(JOIN_SECONDS)
         with self._lock:
             open_now = list(self._open.items())
         for _, conn in open_now:
+            # The base method: SSLSocket.shutdown would also drop the TLS state under the
+            # feet of the thread still reading from it.
             with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+                socket.socket.shutdown(conn, socket.SHUT_RDWR)
         for thread, _ in open_now:
             thread.join(JOIN_SECONDS)
         for sock in (self._wake_r, self._wake_w):
