@@ -43,6 +43,34 @@ class KindRules:
     comparable: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
 
 
+# Headers the API inserts unless told otherwise (docs/api-notes.md §10.3).
+HEADER_DEFAULTS: Mapping[str, bool] = {"X-Forwarded-Host": True}
+DEFAULT_PERSISTENCE_MINUTES = 1440  # HTTP/HTTPS pools (docs/api-notes.md §10.3)
+
+
+def switched_on_headers(value: Any) -> frozenset[str]:
+    """The headers a listener inserts: the API's defaults overlaid with what it reports."""
+    reported = value if isinstance(value, Mapping) else {}
+    merged = {**HEADER_DEFAULTS, **reported}
+    return frozenset(name for name, on in merged.items() if on is True)
+
+
+def persistence_form(value: Any) -> Any:
+    """Session persistence as it takes effect: an empty cookie name is no cookie name, the
+    timeout is ignored for APP_COOKIE and defaults to 1440 minutes for cookie persistence."""
+    if not isinstance(value, Mapping) or not value.get("type"):
+        return None
+    kind = value["type"]
+    form: dict[str, Any] = {"type": kind}
+    if kind == "APP_COOKIE":
+        form["cookie_name"] = value.get("cookie_name") or None
+    else:
+        form["persistence_timeout"] = value.get("persistence_timeout") or (
+            DEFAULT_PERSISTENCE_MINUTES
+        )
+    return form
+
+
 RULES: Mapping[Kind, KindRules] = {
     "certificate": KindRules("certificate", 0, immutable=frozenset({"type"})),
     "listener": KindRules(
@@ -50,7 +78,7 @@ RULES: Mapping[Kind, KindRules] = {
         1,
         references=("default_tls_container_ref", "client_ca_tls_container_ref"),
         immutable=frozenset({"loadbalancer_id", "protocol", "protocol_port"}),
-        comparable={"insert_headers": lambda v: switched_on_headers(v)},
+        comparable={"insert_headers": switched_on_headers},
     ),
     # A replacement pool of a listener that stays is created unbound and switched in with
     # the listener's `default_pool_id` (one pool per listener: docs/api-notes.md §10.3).
@@ -60,7 +88,7 @@ RULES: Mapping[Kind, KindRules] = {
         references=("listener",),
         immutable=frozenset({"listener", "protocol", "loadbalancer_id"}),
         parent="listener",
-        comparable={"session_persistence": lambda v: persistence_form(v)},
+        comparable={"session_persistence": persistence_form},
     ),
     "healthmonitor": KindRules(
         "healthmonitor",
@@ -163,34 +191,6 @@ def forces_replacement(kind: Kind, name: str, old: Any, new: Any) -> bool:
 def _form(forms: Mapping[str, Callable[[Any], Any]], name: str, value: Any) -> Any:
     form = forms.get(name)
     return normal(form(value) if form is not None else value)
-
-
-# Headers the API inserts unless told otherwise (docs/api-notes.md §10.3).
-HEADER_DEFAULTS: Mapping[str, bool] = {"X-Forwarded-Host": True}
-DEFAULT_PERSISTENCE_MINUTES = 1440  # HTTP/HTTPS pools (docs/api-notes.md §10.3)
-
-
-def switched_on_headers(value: Any) -> frozenset[str]:
-    """The headers a listener inserts: the API's defaults overlaid with what it reports."""
-    reported = value if isinstance(value, Mapping) else {}
-    merged = {**HEADER_DEFAULTS, **reported}
-    return frozenset(name for name, on in merged.items() if on is True)
-
-
-def persistence_form(value: Any) -> Any:
-    """Session persistence as it takes effect: an empty cookie name is no cookie name, the
-    timeout is ignored for APP_COOKIE and defaults to 1440 minutes for cookie persistence."""
-    if not isinstance(value, Mapping) or not value.get("type"):
-        return None
-    kind = value["type"]
-    form: dict[str, Any] = {"type": kind}
-    if kind == "APP_COOKIE":
-        form["cookie_name"] = value.get("cookie_name") or None
-    else:
-        form["persistence_timeout"] = value.get("persistence_timeout") or (
-            DEFAULT_PERSISTENCE_MINUTES
-        )
-    return form
 
 
 @dataclass(frozen=True)
