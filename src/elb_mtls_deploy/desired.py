@@ -48,9 +48,6 @@ CLIENT_CERT_HEADERS = tuple(k for k in INSERT_HEADER_KEYS if k.startswith("clien
 # TERMINATED_HTTPS (docs/api-notes.md §10.3).
 SHARED_MONITOR_TYPES = frozenset({"TCP", "UDP_CONNECT", "HTTP"})
 
-# Kept for callers of the v2 names.
-V2_TLS_POLICIES = SHARED_TLS_POLICIES
-
 
 # What a certificate record carries instead of a fingerprint when apply must issue it
 # first (Terraform's wording); the reason follows after a colon.
