@@ -10,8 +10,9 @@ from cp_helpers import sdk_client
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkelb import v3 as sdk
 
-from elb_mtls_deploy.emulator import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, signing
-from elb_mtls_deploy.emulator.exceptions import SignatureExpired, SignatureInvalid
+from elb_mtls_deploy.emulator import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK
+from elb_mtls_deploy.emulator.control import signing
+from elb_mtls_deploy.emulator.control.exceptions import SignatureExpired, SignatureInvalid
 from elb_mtls_deploy.emulator.server import RunningServer
 
 # From the API signing guide (https://support.huaweicloud.com/intl/en-us/devg-apisign/),

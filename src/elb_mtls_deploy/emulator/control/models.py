@@ -1,8 +1,8 @@
 """The emulated ELB resources and their invariants, over one SQLite transaction.
 
 Records are plain dicts in the v3 vocabulary (``subnet_cidr_id``, ``created_at`` ISO-8601 Z,
-a listener's ``loadbalancer_id``); the per-version wire shapes live in ``views.py`` and
-``responses.py``. Every rule here raises an ``exceptions`` class; nothing here knows HTTP.
+a listener's ``loadbalancer_id``); the per-version wire shapes live in ``shapes`` and
+``handlers``. Every rule here raises an ``exceptions`` class; nothing here knows HTTP.
 Derived fields (reference lists such as a pool's ``members``) are computed on read by
 ``expand`` so they can never go stale.
 """
@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from . import insert_headers, pem
-from .db import Record, Tx
 from .exceptions import (
     Conflict,
     DuplicatePort,
@@ -29,6 +28,7 @@ from .exceptions import (
     QuotaExceeded,
 )
 from .provisioning import LbGuard
+from .store import Record, Tx
 
 CERT, LISTENER, POOL, MEMBER, MONITOR, LB = (
     "certificate",
