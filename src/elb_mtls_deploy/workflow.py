@@ -28,7 +28,7 @@ from elb_mtls_deploy.resilient import ResilientCloud
 from elb_mtls_deploy.retry import RetryPolicy
 from elb_mtls_deploy.spec.load import load_spec
 from elb_mtls_deploy.spec.model import EmbeddedTarget, LoadBalancerRef, Spec
-from elb_mtls_deploy.state import Flavour, Record, State, key, marker, normal
+from elb_mtls_deploy.state import Flavour, Record, Ref, State, marker, normal
 
 if TYPE_CHECKING:
     from elb_mtls_deploy.pki import Bundle, PkiView
@@ -237,15 +237,15 @@ class Planned:
     issued: frozenset[str] = frozenset()  # issued earlier in this apply: not issued again
 
     @property
-    def placement(self) -> dict[str, str]:
-        """Record key -> the load balancer whose changes it occupies (for `apply.Engine`)."""
+    def placement(self) -> dict[Ref, str]:
+        """Record ref -> the load balancer whose changes it occupies (for `apply.Engine`)."""
         return placement(self.desired, self.observed)
 
 
-def placement(*states: State) -> dict[str, str]:
+def placement(*states: State) -> dict[Ref, str]:
     """Listeners and pools name their load balancer; monitors and members are on their
     pool's. Certificates belong to no load balancer."""
-    where: dict[str, str] = {}
+    where: dict[Ref, str] = {}
     records = [r for s in states for r in (*s.records.values(), *s.duplicates)]
     for kind in ("listener", "pool", "healthmonitor", "member"):
         for record in records:
@@ -253,7 +253,7 @@ def placement(*states: State) -> dict[str, str]:
                 continue
             lb = record.fields.get("loadbalancer_id")
             parent = record.fields.get("listener" if kind == "pool" else "pool")
-            lb = lb or (where.get(parent) if isinstance(parent, str) else None)
+            lb = lb or (where.get(parent) if isinstance(parent, Ref) else None)
             if isinstance(lb, str) and lb:
                 where[record.key] = lb
     return where
@@ -479,9 +479,9 @@ def trust_anchor_guard(
         have = observed.records.get(want.key)
         if have is None or want.fields.get("type") != "client":
             continue
-        local = want.key.split(":", 1)[1]
-        lost = [p for p in local.split("+") if _is_new(view, p)]
-        where = f" (in the bundle {local})" if "+" in local else ""
+        local = want.key.name
+        lost = [p for p in want.key.bundle() if _is_new(view, p)]
+        where = f" (in the bundle {local})" if len(want.key.bundle()) > 1 else ""
         problem: str | None
         if lost:
             evidence = f"its certificate (id {have.id}){where} is in the cloud"
@@ -539,7 +539,7 @@ def _deployed_leaves(spec: Spec, ca: str, observed: State) -> list[str]:
         for role, cert in spec.all_certificates()
         if role == "server"
         and getattr(cert, "issuer", None) == ca
-        and key("certificate", cert.name) in observed.records
+        and Ref("certificate", cert.name) in observed.records
     ]
 
 
@@ -570,16 +570,16 @@ def rollover_warnings(desired: State, observed: State) -> list[str]:
         after = _cas(record.fields.get("client_ca_tls_container_ref"))
         for ca in sorted(before - after):
             warnings.append(
-                f"WARNING: listener {record.key.split(':', 1)[1]} stops trusting CA {ca}: all "
+                f"WARNING: listener {record.key.name} stops trusting CA {ca}: all "
                 "client certificates issued by the old CA stop working"
             )
     return warnings
 
 
 def _cas(ref: Any) -> set[str]:
-    if not isinstance(ref, str) or not ref.startswith("certificate:"):
+    if not isinstance(ref, Ref) or ref.kind != "certificate":
         return set()
-    return set(ref.split(":", 1)[1].split("+"))
+    return set(ref.bundle())
 
 
 def saved_issuance(document_notes: list[str], planned: Planned) -> None:
