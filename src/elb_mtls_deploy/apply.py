@@ -29,9 +29,6 @@ from elb_mtls_deploy.state import Record, Ref, marker
 
 Status = Literal["done", "failed", "not started"]
 
-# Neutral record fields that are not API fields (identity used only for comparison).
-_NOT_API = {"fingerprint", "public_key_fingerprint", "chain"}
-_RENAME = {"pool": "pool_id", "listener": "listener_id"}
 # Waiting for a load balancer to be ACTIVE: first poll soon, then back off, bounded.
 POLL_FIRST = 0.025
 POLL_GROWTH = 1.25
@@ -177,7 +174,7 @@ class Engine:
         fields = self._api_fields(action)
         if action.op == "update":
             own_id = action.id or self.ids[action.key]
-            listener_id = fields.pop("listener_id", None)
+            listener_id = fields.pop("listener", None)
             if fields or action.payload:
                 cloud.update(kind, own_id, fields, action.payload, action.parent_id)
                 self._check_unbound(action, own_id)
@@ -217,23 +214,18 @@ class Engine:
             return list(ids)
         pool_id = self.ids[first.fields["pool"]]  # the new pool's id after its create
         items = [{**self._api_fields(a), "name": a.name} for a in unit]
-        for item in items:
-            item.pop("pool_id", None)
         new_ids = self.cloud.create_members(pool_id, items)
         for action, new_id in zip(unit, new_ids, strict=True):
             self._remember(action.key, new_id)
         return list(new_ids)
 
     def _api_fields(self, action: Action) -> dict[str, Any]:
-        """Desired fields in the API's names, with record keys replaced by cloud ids."""
-        fields: dict[str, Any] = {}
-        for name, value in action.fields.items():
-            if name in _NOT_API:
-                continue
-            if isinstance(value, Ref):
-                value = self.ids[value]
-            fields[_RENAME.get(name, name)] = value
-        return fields
+        """The action's record fields with references resolved to cloud ids (the wire
+        names are `cloud/wire.py`'s business)."""
+        return {
+            name: self.ids[value] if isinstance(value, Ref) else value
+            for name, value in action.fields.items()
+        }
 
     def _remember(self, record_key: Ref, new_id: str) -> None:
         with self._lock:

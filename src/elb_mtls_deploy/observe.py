@@ -88,11 +88,9 @@ def _candidates(
     pool_names: dict[str, str] = {}
     listener_lb = {item.id: item.fields.get("loadbalancer_id") for item in snapshot.listeners}
     for pool in snapshot.pools:
-        fields = {
-            k: v for k, v in pool.fields.items() if k not in ("listener_id", "healthmonitor_id")
-        }
-        listener_id = pool.fields.get("listener_id")
-        fields["listener"] = listener_id
+        # The monitor's id is read only to list it (`cloud.snapshot`), not compared.
+        fields = {k: v for k, v in pool.fields.items() if k != "healthmonitor_id"}
+        listener_id = pool.fields.get("listener")
         # A response without `loadbalancers` still places a bound pool by its listener.
         fields["loadbalancer_id"] = fields.get("loadbalancer_id") or listener_lb.get(
             str(listener_id)
@@ -122,9 +120,9 @@ def _adopting(
 def _children(snapshot: Snapshot, pool_names: Mapping[str, str]) -> Iterator[Record]:
     monitor_pool = {str(p.fields.get("healthmonitor_id")): p.id for p in snapshot.pools}
     for hm in snapshot.healthmonitors:
-        pool_id = str(hm.fields.get("pool_id") or monitor_pool.get(hm.id, ""))
+        pool_id = str(hm.fields.get("pool") or monitor_pool.get(hm.id, ""))
         if pool_id in pool_names:
-            fields = {k: v for k, v in hm.fields.items() if k != "pool_id"} | {"pool": pool_id}
+            fields = {**hm.fields, "pool": pool_id}
             local = pool_names[pool_id]
             yield Record(
                 "healthmonitor",
@@ -135,9 +133,9 @@ def _children(snapshot: Snapshot, pool_names: Mapping[str, str]) -> Iterator[Rec
                 parent_id=pool_id,
             )
     for member in snapshot.members:
-        pool_id = str(member.fields.get("pool_id"))
+        pool_id = str(member.fields.get("pool"))
         if pool_id in pool_names:
-            fields = {k: v for k, v in member.fields.items() if k != "pool_id"} | {"pool": pool_id}
+            fields = dict(member.fields)
             ref = Ref.member(
                 pool_names[pool_id], fields.get("address"), fields.get("protocol_port")
             )

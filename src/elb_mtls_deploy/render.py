@@ -1,4 +1,5 @@
-"""Render a plan as Terraform-style text or as JSON-ready data. Pure: returns strings.
+"""Render a plan as Terraform-style text (its JSON form is `saved_plan.py`). Pure: returns
+strings.
 
 Symbols are Terraform's: `+` create, `~` update in place, `-` destroy, `+/-` replace by
 creating the new one first, `-/+` replace by destroying the old one first (only where the

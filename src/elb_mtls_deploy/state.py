@@ -7,8 +7,8 @@ is plain set algebra over keys. Pure: no I/O, no SDK.
 
 References between records are typed `Ref` values (kind + local name), never ids or
 strings to parse; the observe stage maps cloud ids back to refs and the apply stage maps
-refs to ids. `Ref` is the only place that knows the text form (``certificate:web``) used
-in plans, reports and saved plans.
+refs to ids. `str(ref)` is the text form (``certificate:web``) plans, reports and saved
+plans show; nothing reads it back.
 """
 
 from __future__ import annotations
@@ -142,14 +142,6 @@ class Ref:
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.name}"
-
-    @classmethod
-    def parse(cls, text: str) -> Ref:
-        """The ref a text form (a saved plan's, a report's) stands for; ValueError if none."""
-        kind, sep, name = text.partition(":")
-        if not sep or not name or kind not in KINDS:
-            raise ValueError(f"not a resource reference: {text!r} (want KIND:NAME)")
-        return cls(kind, name)
 
     def bundle(self) -> tuple[str, ...]:
         """The certificates a client-CA bundle joins (its local name is "old+new" during a

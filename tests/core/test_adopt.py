@@ -62,14 +62,14 @@ def console_snapshot(description: str | None = "") -> Snapshot:
         description,
         {"loadbalancer_id": "lb", "protocol": "HTTPS", "protocol_port": 443},
     )
-    pool = Observed("pool", "P1", "server_group", "", {"listener_id": "L1", "protocol": "HTTP"})
-    monitor = Observed("healthmonitor", "H1", "check", None, {"pool_id": "P1", "type": "HTTP"})
+    pool = Observed("pool", "P1", "server_group", "", {"listener": "L1", "protocol": "HTTP"})
+    monitor = Observed("healthmonitor", "H1", "check", None, {"pool": "P1", "type": "HTTP"})
     member = Observed(
         "member",
         "M1",
         "backend-1",
         None,
-        {"pool_id": "P1", "address": "10.0.0.1", "protocol_port": 80, "weight": 1},
+        {"pool": "P1", "address": "10.0.0.1", "protocol_port": 80, "weight": 1},
     )
     return Snapshot((), (listener,), (pool,), (monitor,), (member,))
 
@@ -142,8 +142,8 @@ def test_the_plan_renames_and_marks_in_place() -> None:
     owned = Snapshot(
         (),
         (Observed("listener", "L1", "st-www", M, console_snapshot().listeners[0].fields),),
-        (Observed("pool", "P1", "st-www", M, {"listener_id": "L1", "protocol": "HTTP"}),),
-        (Observed("healthmonitor", "H1", "st-www-hm", None, {"pool_id": "P1"}),),
+        (Observed("pool", "P1", "st-www", M, {"listener": "L1", "protocol": "HTTP"}),),
+        (Observed("healthmonitor", "H1", "st-www-hm", None, {"pool": "P1"}),),
         (
             Observed(
                 "member", "M1", "st-www-10.0.0.1-80", None, console_snapshot().members[0].fields

@@ -27,7 +27,7 @@ def listener(id: str, port: int, owner: str | None = M, name: str = "s-www") -> 
 
 
 def pool(id: str, listener_id: str) -> Observed:
-    return Observed("pool", id, "s-www", M, {"listener_id": listener_id, "protocol": "HTTP"})
+    return Observed("pool", id, "s-www", M, {"listener": listener_id, "protocol": "HTTP"})
 
 
 def member(id: str, pool_id: str) -> Observed:
@@ -36,7 +36,7 @@ def member(id: str, pool_id: str) -> Observed:
         id,
         "s-www-10.0.0.1-80",
         None,
-        {"pool_id": pool_id, "address": "10.0.0.1", "protocol_port": 80, "weight": 1},
+        {"pool": pool_id, "address": "10.0.0.1", "protocol_port": 80, "weight": 1},
     )
 
 
