@@ -11,10 +11,8 @@ contract. ``data.listeners`` is imported lazily, so an emulator without a data p
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
-from typing import Any
 
 from ..data.contract import DataPlaneApi, ServedListener, ServedMember
 from .models import CERT, HTTPS_PROTOCOLS, LB, LISTENER, MEMBER, POOL
@@ -91,8 +89,9 @@ class DataPlaneFeed:
         self._lock = threading.Lock()
         self._plane: DataPlaneApi | None = None
         if enabled:
-            module: Any = importlib.import_module("..data.listeners", __package__)
-            self._plane = module.DataPlane(host="127.0.0.1", demo_backends=demo_backends)
+            from ..data.listeners import DataPlane  # here: loaded only when serving
+
+            self._plane = DataPlane(host="127.0.0.1", demo_backends=demo_backends)
 
     @property
     def enabled(self) -> bool:
