@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported lazily so `deploy --help` stays fast
@@ -162,6 +163,61 @@ def cert_line(cert: Any) -> str:
         f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} sha256:{cert.fingerprint[:16]}…  "
         f"expires {cert.not_after:%Y-%m-%d}" + (f"  ({cert.reason})" if cert.reason else "")
     )
+
+
+def rollout_line(cert: Any) -> str:
+    """A certificate apply issued or renewed, after approval."""
+    return (
+        f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} "
+        f"sha256:{cert.fingerprint[:16]}…  ({cert.reason})"
+    )
+
+
+def history_line(row: Any) -> str:
+    """`deploy certs --history`: one kept generation."""
+    mark = "current" if row.current else ("abandoned" if row.abandoned else "")
+    return (
+        f"  {row.name:<20} {row.generation}  {mark:<9} {row.created[:19]}  "
+        f"sha256:{row.fingerprint[:16]}…  {row.directory}  ({row.reason})"
+    )
+
+
+def signed_row(certificate: Any, out: Path) -> dict[str, str]:
+    """`deploy sign`: what was signed, and where it was written."""
+    return {
+        "subject": certificate.subject.rfc4514_string(),
+        "serial": format(certificate.serial_number, "x"),
+        "not_after": certificate.not_valid_after_utc.isoformat(),
+        "out": str(out),
+    }
+
+
+def emulator_hint(state_dir: Path) -> str:
+    """After an apply on the embedded emulator: how to keep it serving, and verify it."""
+    where = _relative(state_dir)
+    return (
+        f"The embedded emulator keeps this cloud in {where}/. Run `deploy emulator serve "
+        f"--state-dir {where}` to keep the listeners up, then `deploy verify SPEC` (`deploy "
+        "output SPEC` shows where each listener answers)."
+    )
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def import_document(result: Any) -> dict[str, Any]:
+    """`deploy import --output json`: what was written, and what to look at next."""
+    return {
+        "spec": str(result.spec),
+        "files": [str(f) for f in result.files],
+        "notes": list(result.notes),
+        "findings": [vars(f) for f in result.findings],
+        "problems": list(result.problems),
+    }
 
 
 def verify_lines(report: Any) -> list[str]:

@@ -6,14 +6,15 @@ import json
 
 import pytest
 
-from elb_mtls_deploy.cli import _globals, _parser, main
+from elb_mtls_deploy.cli import _parser, main
+from elb_mtls_deploy.cli_args import fill_globals
 from tests.cli.conftest import Stack, spec_text
 
 
 def parsed(*argv: str) -> dict[str, object]:
     parser = _parser()
     args = parser.parse_args(list(argv))
-    _globals(parser, args)
+    fill_globals(parser, args)
     return {k: getattr(args, k) for k in ("debug", "output", "no_color", "retries")}
 
 
