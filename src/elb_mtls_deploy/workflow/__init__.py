@@ -18,11 +18,13 @@ the CLI renders them and chooses the exit code.
 from __future__ import annotations
 
 from elb_mtls_deploy.workflow.certs import (
-    deny_list,
-    ensure_certs,
-    history,
+    Validated,
+    generations,
+    issue,
     lint_existing,
-    sign_request,
+    revoked,
+    sign,
+    validate,
 )
 from elb_mtls_deploy.workflow.commands import PlanReport, outputs, plan, probe, verify
 from elb_mtls_deploy.workflow.converge import Events
@@ -39,13 +41,13 @@ __all__ = [
     "Loaded",
     "PlanReport",
     "Planned",
+    "Validated",
     "apply",
     "connect",
-    "deny_list",
     "destroy",
-    "ensure_certs",
-    "history",
+    "generations",
     "is_saved_plan",
+    "issue",
     "lint_existing",
     "load",
     "make_plan",
@@ -54,6 +56,8 @@ __all__ = [
     "placement",
     "plan",
     "probe",
-    "sign_request",
+    "revoked",
+    "sign",
+    "validate",
     "verify",
 ]

@@ -7,17 +7,79 @@ any API call; warnings are returned for the CLI to show.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from elb_mtls_deploy.errors import DeployError
-from elb_mtls_deploy.workflow.session import Loaded, now
+from elb_mtls_deploy.workflow.session import Loaded, load, now
 
 if TYPE_CHECKING:
     from elb_mtls_deploy.pki import PkiView
+    from elb_mtls_deploy.spec.model import Spec
+
+
+@dataclass(frozen=True)
+class Validated:
+    spec: Spec
+    findings: list[Any]
+    not_issued: list[str]  # certificates `deploy certs` has not issued yet
+
+    @property
+    def errors(self) -> list[Any]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+def validate(spec: Path, env: Mapping[str, str]) -> Validated:
+    """`deploy validate`: the spec, and the lint of the certificates that exist (no network)."""
+    loaded = load(spec, env)
+    return Validated(loaded.spec, *lint_existing(loaded))
+
+
+def issue(spec: Path, env: Mapping[str, str]) -> Any:
+    """`deploy certs`: issue what is missing or due, crash-safely (never a new trust anchor)."""
+    from elb_mtls_deploy.pki import ensure_certificates
+
+    loaded = load(spec, env)
+    with pki_lock(loaded, exclusive=True):
+        report = ensure_certificates(loaded.spec, loaded.base_dir, loaded.env, now())
+    raise_on_errors(report.findings)
+    return report
+
+
+def generations(spec: Path, env: Mapping[str, str]) -> list[Any]:
+    """`deploy certs --history`: every kept generation (writes nothing)."""
+    from elb_mtls_deploy.pki import history
+
+    loaded = load(spec, env)
+    return history(loaded.spec, loaded.base_dir)
+
+
+def sign(spec: Path, env: Mapping[str, str], ca: str, csr: Path, out: Path, days: int) -> Any:
+    """`deploy sign`: a certificate for a CSR, written 0644 to a new file `out`."""
+    from cryptography.hazmat.primitives import serialization
+
+    from elb_mtls_deploy.pki.importing import read_file
+    from elb_mtls_deploy.pki.signer import read_request, sign_request
+
+    loaded = load(spec, env)
+    request = read_request(read_file(csr, "certificate request"), str(csr))
+    if out.exists():
+        raise DeployError(f"{out} exists already", hint="choose another --out, or move it away")
+    certificate = sign_request(loaded.spec, loaded.base_dir, loaded.env, ca, request, days, now())
+    out.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return certificate
+
+
+def revoked(spec: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    """`deploy revoked`: what backends must refuse, as JSON (no key material)."""
+    from elb_mtls_deploy.pki.revoke import deny_list
+
+    loaded = load(spec, env)
+    with pki_lock(loaded, exclusive=False):
+        return deny_list(loaded.spec, loaded.base_dir).to_json()
 
 
 def pki_view(loaded: Loaded) -> PkiView:
@@ -36,16 +98,6 @@ def pki_lock(loaded: Loaded, exclusive: bool) -> Iterator[None]:
 
     with locked(loaded.spec, loaded.base_dir, exclusive=exclusive):
         yield
-
-
-def ensure_certs(loaded: Loaded) -> Any:
-    """`deploy certs`: issue what is missing or due, crash-safely (never a new trust anchor)."""
-    from elb_mtls_deploy.pki import ensure_certificates
-
-    with pki_lock(loaded, exclusive=True):
-        report = ensure_certificates(loaded.spec, loaded.base_dir, loaded.env, now())
-    raise_on_errors(report.findings)
-    return report
 
 
 def raise_on_errors(findings: Any) -> None:
@@ -81,22 +133,6 @@ def preflight(loaded: Loaded) -> PkiView:
     return view
 
 
-def sign_request(loaded: Loaded, ca: str, csr: Path, out: Path, days: int) -> Any:
-    """`deploy sign`: a certificate for a CSR, written 0644 to a new file `out`."""
-    from cryptography.hazmat.primitives import serialization
-
-    from elb_mtls_deploy.pki.importing import read_file
-    from elb_mtls_deploy.pki.signer import read_request
-    from elb_mtls_deploy.pki.signer import sign_request as sign
-
-    request = read_request(read_file(csr, "certificate request"), str(csr))
-    if out.exists():
-        raise DeployError(f"{out} exists already", hint="choose another --out, or move it away")
-    certificate = sign(loaded.spec, loaded.base_dir, loaded.env, ca, request, days, now())
-    out.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return certificate
-
-
 def with_revoked(loaded: Loaded, options: Any) -> Any:
     """`deploy verify` also tries each revoked client still in the PKI directory."""
     from elb_mtls_deploy.pki.revoke import revoked_identities
@@ -107,20 +143,6 @@ def with_revoked(loaded: Loaded, options: Any) -> Any:
         for r in revoked_identities(loaded.spec, loaded.base_dir)
     ]
     return replace(options, revoked=tuple(identities))
-
-
-def deny_list(loaded: Loaded) -> dict[str, Any]:
-    """`deploy revoked`: what backends must refuse, as JSON (no key material)."""
-    from elb_mtls_deploy.pki.revoke import deny_list as build
-
-    with pki_lock(loaded, exclusive=False):
-        return build(loaded.spec, loaded.base_dir).to_json()
-
-
-def history(loaded: Loaded) -> list[Any]:
-    from elb_mtls_deploy.pki import history as pki_history
-
-    return pki_history(loaded.spec, loaded.base_dir)
 
 
 def lint_existing(loaded: Loaded) -> tuple[list[Any], list[str]]:
