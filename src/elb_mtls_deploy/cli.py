@@ -96,9 +96,6 @@ def _policy(args: argparse.Namespace) -> Any:
     return RetryPolicy(attempts=args.retries + 1, total_seconds=args.retry_timeout)
 
 
-# --- commands without the cloud ---------------------------------------------------------
-
-
 def cmd_schema(args: argparse.Namespace, out: Out) -> int:
     from elb_mtls_deploy.schema import spec_schema
 
@@ -154,9 +151,6 @@ def cmd_completion(args: argparse.Namespace, out: Out) -> int:
 
     print(script(args.shell, _parser()), end="")
     return EXIT_OK
-
-
-# --- commands that call the cloud ---------------------------------------------------------
 
 
 def cmd_plan(args: argparse.Namespace, out: Out) -> int:
@@ -300,8 +294,7 @@ def cmd_probe(args: argparse.Namespace, out: Out) -> int:
 
 
 def _confirmed(prompt: str) -> bool:
-    """Only "yes" is consent; end of input is a refusal."""
     try:
         return input(prompt).strip() == "yes"
-    except EOFError:
+    except EOFError:  # end of input is a refusal, like any answer but "yes"
         return False
