@@ -21,8 +21,8 @@ from elb_mtls_deploy.spec.model import INSERT_HEADER_KEYS, Spec
 from elb_mtls_deploy.state import (
     MARKER_PREFIX,
     Kind,
+    Ref,
     State,
-    key,
     marker,
     switched_on_headers,
 )
@@ -30,11 +30,11 @@ from elb_mtls_deploy.state import (
 # --- the reconciler's side -------------------------------------------------------------
 
 
-def adoption(spec: Spec) -> dict[str, str]:
-    """Cloud id -> record key of everything the spec adopts (monitors and members come
+def adoption(spec: Spec) -> dict[str, Ref]:
+    """Cloud id -> record ref of everything the spec adopts (monitors and members come
     along with their pool, so they are not listed)."""
     adopt = spec.adopt
-    found: dict[str, str] = {}
+    found: dict[str, Ref] = {}
     groups: list[tuple[Kind, Mapping[str, str]]] = [
         ("certificate", {n: c.id for n, c in adopt.certificates.items()}),
         ("listener", adopt.listeners),
@@ -47,7 +47,7 @@ def adoption(spec: Spec) -> dict[str, str]:
                     f"adopt: id {cloud_id} is adopted twice ({found[cloud_id]} and {kind}:{name})",
                     hint="each cloud resource is adopted by one entry",
                 )
-            found[cloud_id] = key(kind, name)
+            found[cloud_id] = Ref(kind, name)
     return found
 
 
@@ -85,7 +85,7 @@ def adoption_conflicts(spec: Spec, desired: State, observed: State) -> list[str]
     problems = []
     for cloud_id, record_key in sorted(adoption(spec).items(), key=lambda item: item[1]):
         have = observed.records.get(record_key)
-        kind, name = record_key.split(":", 1)
+        kind, name = record_key.kind, record_key.name
         if have is None and record_key in desired.records:
             problems.append(
                 f"adopt: {kind} {name} (id {cloud_id}) is not in the cloud; remove the entry "

@@ -25,13 +25,10 @@ from typing import Any, Literal
 from elb_mtls_deploy.cloud.base import CloudApi
 from elb_mtls_deploy.errors import CloudError, PermanentError, TransientError
 from elb_mtls_deploy.plan import Action, Plan
-from elb_mtls_deploy.state import is_key, marker
+from elb_mtls_deploy.state import Record, Ref, marker
 
 Status = Literal["done", "failed", "not started"]
 
-# Neutral record fields that are not API fields (identity used only for comparison).
-_NOT_API = {"fingerprint", "public_key_fingerprint", "chain"}
-_RENAME = {"pool": "pool_id", "listener": "listener_id"}
 # Waiting for a load balancer to be ACTIVE: first poll soon, then back off, bounded.
 POLL_FIRST = 0.025
 POLL_GROWTH = 1.25
@@ -68,12 +65,12 @@ Listener = Callable[[Outcome], None]
 class Engine:
     cloud: CloudApi
     stack: str
-    ids: MutableMapping[str, str]  # record key -> cloud id, updated as creates land
+    ids: MutableMapping[Ref, str]  # record ref -> cloud id, updated as creates land
     workers: int = 8
     on_outcome: Listener = lambda outcome: None
     stop: threading.Event = field(default_factory=threading.Event)
-    # record key -> id of the load balancer its changes occupy (none for certificates)
-    placement: Mapping[str, str] = field(default_factory=dict)
+    # record ref -> id of the load balancer its changes occupy (none for certificates)
+    placement: Mapping[Ref, str] = field(default_factory=dict)
     active_timeout: float = ACTIVE_TIMEOUT
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _lb_locks: dict[str, threading.Lock] = field(default_factory=dict)
@@ -177,7 +174,7 @@ class Engine:
         fields = self._api_fields(action)
         if action.op == "update":
             own_id = action.id or self.ids[action.key]
-            listener_id = fields.pop("listener_id", None)
+            listener_id = fields.pop("listener", None)
             if fields or action.payload:
                 cloud.update(kind, own_id, fields, action.payload, action.parent_id)
                 self._check_unbound(action, own_id)
@@ -215,38 +212,33 @@ class Engine:
             ids = [_must(a.id) for a in unit]
             self.cloud.delete_members(_must(first.parent_id), ids)
             return list(ids)
-        pool_id = self.ids[str(first.fields["pool"])]  # the new pool's id after its create
+        pool_id = self.ids[first.fields["pool"]]  # the new pool's id after its create
         items = [{**self._api_fields(a), "name": a.name} for a in unit]
-        for item in items:
-            item.pop("pool_id", None)
         new_ids = self.cloud.create_members(pool_id, items)
         for action, new_id in zip(unit, new_ids, strict=True):
             self._remember(action.key, new_id)
         return list(new_ids)
 
     def _api_fields(self, action: Action) -> dict[str, Any]:
-        """Desired fields in the API's names, with record keys replaced by cloud ids."""
-        fields: dict[str, Any] = {}
-        for name, value in action.fields.items():
-            if name in _NOT_API:
-                continue
-            if is_key(value):
-                value = self.ids[value]
-            fields[_RENAME.get(name, name)] = value
-        return fields
+        """The action's record fields with references resolved to cloud ids (the wire
+        names are `cloud/wire.py`'s business)."""
+        return {
+            name: self.ids[value] if isinstance(value, Ref) else value
+            for name, value in action.fields.items()
+        }
 
-    def _remember(self, record_key: str, new_id: str) -> None:
+    def _remember(self, record_key: Ref, new_id: str) -> None:
         with self._lock:
             self.ids[record_key] = new_id
 
 
 def _units(actions: list[Action]) -> list[list[Action]]:
     """Members of one pool and one op form one batch; everything else runs alone."""
-    batches: dict[tuple[str, str], list[Action]] = defaultdict(list)
+    batches: dict[tuple[str, object], list[Action]] = defaultdict(list)
     units: list[list[Action]] = []
     for action in actions:
         if action.kind == "member" and action.op in ("create", "delete"):
-            pool = str(action.parent_id if action.op == "delete" else action.fields.get("pool"))
+            pool = action.parent_id if action.op == "delete" else action.fields.get("pool")
             batches[(action.op, pool)].append(action)
         else:
             units.append([action])
@@ -259,5 +251,5 @@ def _must(value: str | None) -> str:
     return value
 
 
-def initial_ids(observed_records: Mapping[str, Any]) -> dict[str, str]:
+def initial_ids(observed_records: Mapping[Ref, Record]) -> dict[Ref, str]:
     return {k: r.id for k, r in observed_records.items() if r.id}

@@ -29,9 +29,9 @@ from elb_mtls_deploy.state import (
     DEFAULT_PERSISTENCE_MINUTES,
     Flavour,
     Record,
+    Ref,
     State,
     cloud_name,
-    key,
 )
 
 # Shared load balancers (any API version) offer only these TLS policies and inserted
@@ -85,8 +85,8 @@ def build_desired(
 ) -> State:
     """All records for the spec; `uploads` maps certificate name to what gets uploaded."""
     records: list[Record] = []
-    for name in sorted(_referenced_certificates(spec)):
-        records.append(_certificate(spec.stack, name, _upload(name, uploads)))
+    for name, parts in sorted(_referenced_certificates(spec).items()):
+        records.append(_certificate(spec.stack, name, _upload(parts, uploads)))
     region = spec.target.region if isinstance(spec.target, HuaweiCloudTarget) else None
     for index, listener in enumerate(spec.listeners):
         lb = loadbalancers[listener.loadbalancer]
@@ -96,21 +96,29 @@ def build_desired(
     return State.of(records)
 
 
-def _referenced_certificates(spec: Spec) -> set[str]:
-    names = {listener.server_certificate for listener in spec.listeners}
-    names.update(filter(None, (listener.client_ca_bundle for listener in spec.listeners)))
+def _referenced_certificates(spec: Spec) -> dict[str, tuple[str, ...]]:
+    """Local name of each certificate record -> the certificates it uploads (several for a
+    client-CA bundle)."""
+    names: dict[str, tuple[str, ...]] = {
+        listener.server_certificate: (listener.server_certificate,) for listener in spec.listeners
+    }
+    for listener in spec.listeners:
+        if listener.client_ca_bundle:
+            names[listener.client_ca_bundle] = listener.client_cas
     return names
 
 
-def _upload(name: str, uploads: Mapping[str, UploadCert]) -> UploadCert | list[UploadCert]:
+def _upload(
+    parts: tuple[str, ...], uploads: Mapping[str, UploadCert]
+) -> UploadCert | list[UploadCert]:
     """A single certificate, or the parts of a CA bundle ("old+new") for a rollover.
 
     Whether ELB trusts every CA of a concatenated client-CA certificate is not stated in
     the public docs (docs/api-notes.md §9); the emulator does, and `deploy verify` checks it.
     """
-    if "+" not in name:
-        return uploads[name]
-    return [uploads[part] for part in name.split("+")]
+    if len(parts) == 1:
+        return uploads[parts[0]]
+    return [uploads[part] for part in parts]
 
 
 def _certificate(stack: str, name: str, upload: UploadCert | list[UploadCert]) -> Record:
@@ -126,7 +134,7 @@ def _certificate(stack: str, name: str, upload: UploadCert | list[UploadCert]) -
     chain = [*identities[0][2], *(i[0] for i in identities[1:])]
     return Record(
         kind="certificate",
-        key=key("certificate", name),
+        key=Ref("certificate", name),
         name=cloud_name(stack, "certificate", name),
         fields={
             "type": parts[0].role,
@@ -155,9 +163,9 @@ def _listener(stack: str, listener: Listener, flavour: Flavour, lb: LoadBalancer
         "loadbalancer_id": lb.id,
         "protocol": "HTTPS" if lb.guaranteed else "TERMINATED_HTTPS",
         "protocol_port": listener.port,
-        "default_tls_container_ref": key("certificate", listener.server_certificate),
+        "default_tls_container_ref": Ref("certificate", listener.server_certificate),
         "client_ca_tls_container_ref": (
-            key("certificate", listener.client_ca_bundle) if listener.client_ca_bundle else None
+            Ref("certificate", listener.client_ca_bundle) if listener.client_ca_bundle else None
         ),
         "http2_enable": listener.http2,
         "insert_headers": insert_headers(listener, lb.guaranteed),
@@ -173,7 +181,7 @@ def _listener(stack: str, listener: Listener, flavour: Flavour, lb: LoadBalancer
         }
     return Record(
         "listener",
-        key("listener", listener.name),
+        Ref("listener", listener.name),
         cloud_name(stack, "listener", listener.name),
         fields,
     )
@@ -197,14 +205,14 @@ def _pool_records(
 ) -> list[Record]:
     pool = listener.pool
     pool_name = listener.pool_name
-    pool_key = key("pool", pool_name)
+    pool_key = Ref("pool", pool_name)
     records = [
         Record(
             "pool",
             pool_key,
             cloud_name(stack, "pool", pool_name),
             {
-                "listener": key("listener", listener.name),
+                "listener": Ref("listener", listener.name),
                 "loadbalancer_id": lb.id,
                 "protocol": pool.protocol,
                 "lb_algorithm": pool.algorithm,
@@ -215,12 +223,12 @@ def _pool_records(
     if pool.health_monitor is not None:
         records.append(_health_monitor(stack, pool_name, pool_key, pool.health_monitor))
     for member in pool.members:
-        local = f"{pool_name}:{member.address}:{member.port}"
+        ref = Ref.member(pool_name, member.address, member.port)
         records.append(
             Record(
                 "member",
-                key("member", local),
-                cloud_name(stack, "member", local),
+                ref,
+                cloud_name(stack, "member", ref.name),
                 {
                     "pool": pool_key,
                     "address": member.address,
@@ -247,7 +255,7 @@ def _persistence(pool: Pool) -> dict[str, Any] | None:
     }
 
 
-def _health_monitor(stack: str, pool_name: str, pool_key: str, hm: Any) -> Record:
+def _health_monitor(stack: str, pool_name: str, pool_key: Ref, hm: Any) -> Record:
     fields: dict[str, Any] = {
         "pool": pool_key,
         "type": hm.type,
@@ -264,7 +272,7 @@ def _health_monitor(stack: str, pool_name: str, pool_key: str, hm: Any) -> Recor
         }
     return Record(
         "healthmonitor",
-        key("healthmonitor", pool_name),
+        Ref("healthmonitor", pool_name),
         cloud_name(stack, "healthmonitor", pool_name),
         fields,
     )

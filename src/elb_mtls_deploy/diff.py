@@ -16,8 +16,10 @@ from elb_mtls_deploy.order import order
 from elb_mtls_deploy.plan import Action, Change, Plan
 from elb_mtls_deploy.state import (
     IMMUTABLE,
+    CloudRef,
     Flavour,
     Record,
+    Ref,
     State,
     changed_fields,
     forces_replacement,
@@ -57,7 +59,7 @@ def diff(
 
 
 def _creates(
-    want: Record, observed: State, replaced: dict[str, str], reason: str = ""
+    want: Record, observed: State, replaced: dict[Ref, str], reason: str = ""
 ) -> list[Action]:
     """The create of a record; for a pool of a listener that stays, the create-then-switch
     pair: a listener has one pool, so the new pool is made unbound (with its monitor and
@@ -89,7 +91,7 @@ def _policy_notes(desired: State, observed: State) -> list[str]:
         want = desired.records.get(record_key)
         if have.kind == "listener" and policy and want is not None:
             notes.append(
-                f"listener {record_key.split(':', 1)[1]}: custom security policy {policy} is "
+                f"listener {record_key.name}: custom security policy {policy} is "
                 f"attached and overrides tls_policy {want.fields.get('tls_ciphers_policy')!r}; "
                 "detach it in the console for the spec's policy to take effect"
             )
@@ -103,9 +105,9 @@ def _changes(want: Record, have: Record) -> tuple[Change, ...]:
     )
 
 
-def _replaced_keys(desired: State, observed: State) -> dict[str, str]:
+def _replaced_keys(desired: State, observed: State) -> dict[Ref, str]:
     """Keys to replace: an immutable field changed, or a parent they are bound to is replaced."""
-    replaced: dict[str, str] = {}
+    replaced: dict[Ref, str] = {}
     for record_key, want in desired.records.items():
         have = observed.records.get(record_key)
         if have is None:
@@ -125,16 +127,16 @@ def _replaced_keys(desired: State, observed: State) -> dict[str, str]:
             if record_key in replaced or record_key not in observed.records:
                 continue
             parents = [
-                str(want.fields[f]) for f in IMMUTABLE[want.kind] if want.fields.get(f) in replaced
+                want.fields[f] for f in IMMUTABLE[want.kind] if want.fields.get(f) in replaced
             ]
             if parents:
-                replaced[record_key] = f"its {parents[0].split(':')[0]} is replaced"
+                replaced[record_key] = f"its {parents[0].kind} is replaced"
                 grew = True
     return replaced
 
 
 def _show(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
+    return repr(str(value)) if isinstance(value, (str, Ref, CloudRef)) else str(value)
 
 
 def _create(want: Record, replacement: bool = False, reason: str = "") -> Action:
@@ -195,7 +197,8 @@ def _parent_id(have: Record, observed: State) -> str | None:
         return None
     if have.parent_id:
         return have.parent_id
-    pool = observed.records.get(str(have.fields.get("pool")))
+    ref = have.fields.get("pool")
+    pool = observed.records.get(ref) if isinstance(ref, Ref) else None
     return pool.id if pool else None
 
 
@@ -212,7 +215,7 @@ def _port_conflicts(desired: State, observed: State, actions: Iterable[Action]) 
         )
         other = foreign.get(spot)
         if other is not None:
-            name = action.key.split(":", 1)[1]
+            name = action.key.name
             problems.append(
                 f"listener {name}: port {spot[1]} on load balancer {spot[0]} "
                 f"is taken by listener {other.name!r} ({other.id}), which this stack does not own; "

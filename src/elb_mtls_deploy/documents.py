@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from elb_mtls_deploy.state import Ref  # light: dataclasses only
+
 if TYPE_CHECKING:
     from elb_mtls_deploy.apply import Outcome, Report
     from elb_mtls_deploy.state import State
@@ -35,7 +37,7 @@ def resource_rows(
     duplicate deleted beside a kept record is its own row (`deposed: true`).
     """
     final = after if after is not None else before
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    rows: dict[tuple[Ref, str], dict[str, Any]] = {}
     for record in final.records.values():
         rows[(record.key, "")] = _row(record.key, record.kind, record.name, record.id, "unchanged")
     for report in reports:
@@ -44,12 +46,12 @@ def resource_rows(
     return [rows[k] for k in sorted(rows)]
 
 
-def _row(key: str, kind: str, name: str, id_: str | None, outcome: str) -> dict[str, Any]:
-    return {"key": key, "kind": kind, "name": name, "id": id_, "outcome": outcome}
+def _row(key: Ref, kind: str, name: str, id_: str | None, outcome: str) -> dict[str, Any]:
+    return {"key": str(key), "kind": kind, "name": name, "id": id_, "outcome": outcome}
 
 
 def _apply_outcome(
-    rows: dict[tuple[str, str], dict[str, Any]], outcome: Outcome, final: State
+    rows: dict[tuple[Ref, str], dict[str, Any]], outcome: Outcome, final: State
 ) -> None:
     action = outcome.action
     kept = final.records.get(action.key)
@@ -165,8 +167,8 @@ def stack_outputs(
     """
     records = observed.records
 
-    def ident(kind: str, local: str) -> str | None:
-        record = records.get(f"{kind}:{local}")
+    def ident(ref: Ref) -> str | None:
+        record = records.get(ref)
         return record.id if record is not None else None
 
     lbs = loadbalancers
@@ -184,7 +186,7 @@ def stack_outputs(
             None,
         )
         pool = listener.pool_name
-        deployed = records.get(f"listener:{listener.name}")
+        deployed = records.get(Ref("listener", listener.name))
         # the port the cloud has (the spec's may not be applied yet)
         port = int(deployed.fields.get("protocol_port") or listener.port) if deployed else None
         listeners.append(
@@ -196,12 +198,12 @@ def stack_outputs(
                 "loadbalancer_id": lb.id,
                 "address": f"{host}:{port}" if host and port is not None else None,
                 "dataplane": endpoint,
-                "pool": {"name": pool, "id": ident("pool", pool)},
+                "pool": {"name": pool, "id": ident(Ref("pool", pool))},
                 "members": [
                     {
                         "address": m.address,
                         "port": m.port,
-                        "id": ident("member", f"{pool}:{m.address}:{m.port}"),
+                        "id": ident(Ref.member(pool, m.address, m.port)),
                     }
                     for m in listener.pool.members
                 ],
@@ -210,7 +212,7 @@ def stack_outputs(
             }
         )
     certificates = [
-        {"name": r.key.split(":", 1)[1], "id": r.id, "fingerprint": r.fields.get("fingerprint")}
+        {"name": r.key.name, "id": r.id, "fingerprint": r.fields.get("fingerprint")}
         for r in observed.by_kind("certificate")
     ]
     return {

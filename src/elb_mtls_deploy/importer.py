@@ -210,7 +210,7 @@ def read(cloud: SdkCloud, lb: LoadBalancerInfo, wanted: Sequence[str]) -> Invent
     monitors = {m.id: m for m in cloud.list_healthmonitors(hm_ids)}
     members: dict[str, list[Any]] = {}
     for member in cloud.list_members(list(pools)) if pools else []:
-        members.setdefault(str(member.fields.get("pool_id")), []).append(member)
+        members.setdefault(str(member.fields.get("pool")), []).append(member)
     servers = {str(x.fields["default_tls_container_ref"]) for x in listeners}
     keys = {cid: k for cid in sorted(servers) if (k := cloud.private_key(cid)) is not None}
     return Inventory(

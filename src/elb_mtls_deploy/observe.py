@@ -17,13 +17,14 @@ from elb_mtls_deploy.cloud.base import Observed, Snapshot
 from elb_mtls_deploy.state import (
     KINDS,
     REFERENCE_FIELDS,
+    CloudRef,
     ForeignListener,
     Kind,
     Record,
+    Ref,
     State,
     changed_fields,
     forces_replacement,
-    key,
     marker,
 )
 
@@ -32,11 +33,11 @@ def to_state(
     snapshot: Snapshot,
     stack: str,
     desired: State | None = None,
-    adopted: Mapping[str, str] | None = None,
+    adopted: Mapping[str, Ref] | None = None,
 ) -> State:
     """Owned records keyed like the desired state; foreign listeners kept aside.
 
-    `adopted` (cloud id -> record key, from the spec's `adopt:`) are this stack's records
+    `adopted` (cloud id -> record ref, from the spec's `adopt:`) are this stack's records
     whatever their name and description; they carry those as fields (and their pool's
     monitor and members their names) so the plan renames and marks them in place.
 
@@ -48,9 +49,9 @@ def to_state(
     """
     candidates = _candidates(snapshot, stack, adopted or {})
     want = desired or State()
-    records: dict[str, Record] = {}
+    records: dict[Ref, Record] = {}
     duplicates: list[Record] = []
-    ids: dict[str, str] = {}
+    ids: dict[str, Ref] = {}
     for kind in KINDS:
         chosen: list[tuple[Record, list[Record]]] = []
         for record_key, options in candidates[kind].items():
@@ -67,10 +68,10 @@ def to_state(
 
 
 def _candidates(
-    snapshot: Snapshot, stack: str, adopted: Mapping[str, str]
-) -> dict[Kind, dict[str, list[Record]]]:
+    snapshot: Snapshot, stack: str, adopted: Mapping[str, Ref]
+) -> dict[Kind, dict[Ref, list[Record]]]:
     """Every owned resource as a record whose reference fields still hold raw cloud ids."""
-    found: dict[Kind, dict[str, list[Record]]] = {kind: {} for kind in KINDS}
+    found: dict[Kind, dict[Ref, list[Record]]] = {kind: {} for kind in KINDS}
 
     def add(record: Record) -> None:
         found[record.kind].setdefault(record.key, []).append(record)
@@ -87,11 +88,9 @@ def _candidates(
     pool_names: dict[str, str] = {}
     listener_lb = {item.id: item.fields.get("loadbalancer_id") for item in snapshot.listeners}
     for pool in snapshot.pools:
-        fields = {
-            k: v for k, v in pool.fields.items() if k not in ("listener_id", "healthmonitor_id")
-        }
-        listener_id = pool.fields.get("listener_id")
-        fields["listener"] = listener_id
+        # The monitor's id is read only to list it (`cloud.snapshot`), not compared.
+        fields = {k: v for k, v in pool.fields.items() if k != "healthmonitor_id"}
+        listener_id = pool.fields.get("listener")
         # A response without `loadbalancers` still places a bound pool by its listener.
         fields["loadbalancer_id"] = fields.get("loadbalancer_id") or listener_lb.get(
             str(listener_id)
@@ -99,14 +98,14 @@ def _candidates(
         parent = str(listener_id or "") or None
         record = _record("pool", pool, stack, fields, adopted, parent_id=parent)
         add(_adopting(record, pool, adopted))
-        pool_names[pool.id] = record.key.split(":", 1)[1]
+        pool_names[pool.id] = record.key.name
     for record in _children(snapshot, pool_names):
         add(_adopting(record, record, adopted, parent=record.parent_id))
     return found
 
 
 def _adopting(
-    record: Record, item: Observed | Record, adopted: Mapping[str, str], parent: str | None = None
+    record: Record, item: Observed | Record, adopted: Mapping[str, Ref], parent: str | None = None
 ) -> Record:
     """An adopted resource (or a monitor or member of an adopted pool) compares its name and
     description too: `adopt.mark_adopted` asks for the stack's (docs/import.md)."""
@@ -121,37 +120,36 @@ def _adopting(
 def _children(snapshot: Snapshot, pool_names: Mapping[str, str]) -> Iterator[Record]:
     monitor_pool = {str(p.fields.get("healthmonitor_id")): p.id for p in snapshot.pools}
     for hm in snapshot.healthmonitors:
-        pool_id = str(hm.fields.get("pool_id") or monitor_pool.get(hm.id, ""))
+        pool_id = str(hm.fields.get("pool") or monitor_pool.get(hm.id, ""))
         if pool_id in pool_names:
-            fields = {k: v for k, v in hm.fields.items() if k != "pool_id"} | {"pool": pool_id}
+            fields = {**hm.fields, "pool": pool_id}
             local = pool_names[pool_id]
             yield Record(
                 "healthmonitor",
-                key("healthmonitor", local),
+                Ref("healthmonitor", local),
                 hm.name,
                 fields,
                 hm.id,
                 parent_id=pool_id,
             )
     for member in snapshot.members:
-        pool_id = str(member.fields.get("pool_id"))
+        pool_id = str(member.fields.get("pool"))
         if pool_id in pool_names:
-            fields = {k: v for k, v in member.fields.items() if k != "pool_id"} | {"pool": pool_id}
-            local = f"{pool_names[pool_id]}:{fields.get('address')}:{fields.get('protocol_port')}"
-            yield Record(
-                "member", key("member", local), member.name, fields, member.id, parent_id=pool_id
+            fields = dict(member.fields)
+            ref = Ref.member(
+                pool_names[pool_id], fields.get("address"), fields.get("protocol_port")
             )
+            yield Record("member", ref, member.name, fields, member.id, parent_id=pool_id)
 
 
-def _map_refs(record: Record, ids: Mapping[str, str]) -> Record:
-    """Raw ids in reference fields become keys of kept records, or `id:<raw>` otherwise."""
+def _map_refs(record: Record, ids: Mapping[str, Ref]) -> Record:
+    """Raw ids in reference fields become refs of kept records, or a `CloudRef` otherwise."""
     fields = dict(record.fields)
     for name in REFERENCE_FIELDS[record.kind]:
         value = fields.get(name)
-        if value and not (isinstance(value, str) and value.split(":", 1)[0] in (*KINDS, "id")):
-            fields[name] = ids.get(str(value), f"id:{value}")
-        elif not value:
-            fields[name] = None
+        if isinstance(value, (Ref, CloudRef)):
+            continue
+        fields[name] = (ids.get(str(value)) or CloudRef(str(value))) if value else None
     return replace(record, fields=fields)
 
 
@@ -169,7 +167,7 @@ def _distance(record: Record, target: Record | None) -> tuple[int, int]:
 
 
 def _foreign(
-    snapshot: Snapshot, stack: str, adopted: Mapping[str, str]
+    snapshot: Snapshot, stack: str, adopted: Mapping[str, Ref]
 ) -> tuple[ForeignListener, ...]:
     return tuple(
         ForeignListener(
@@ -185,14 +183,14 @@ def _foreign(
 
 def digest_source(state: State) -> list[Any]:
     """The canonical content a saved plan's digest is taken over (ids and managed fields)."""
-    rows = [[r.key, r.id, _jsonable(dict(r.fields))] for r in state.records.values()]
-    rows += [["duplicate", r.key, r.id] for r in state.duplicates]
+    rows = [[str(r.key), r.id, _jsonable(dict(r.fields))] for r in state.records.values()]
+    rows += [["duplicate", str(r.key), r.id] for r in state.duplicates]
     rows += [["foreign", f.id, f.loadbalancer_id, f.protocol_port] for f in state.foreign_listeners]
     return sorted(rows, key=repr)
 
 
 def _referenced_ids(
-    listeners: Sequence[Observed], stack: str, adopted: Mapping[str, str]
+    listeners: Sequence[Observed], stack: str, adopted: Mapping[str, Ref]
 ) -> set[str]:
     refs = ("default_tls_container_ref", "client_ca_tls_container_ref")
     return {
@@ -212,7 +210,7 @@ def _local(item: Observed, stack: str) -> str:
     return item.name[len(stack) + 1 :]
 
 
-def _certificate(cert: Observed, stack: str, adopted: Mapping[str, str]) -> Record:
+def _certificate(cert: Observed, stack: str, adopted: Mapping[str, Ref]) -> Record:
     pem = str(cert.fields.get("certificate") or "")
     try:
         identity = identify(pem)
@@ -226,7 +224,7 @@ def _certificate(cert: Observed, stack: str, adopted: Mapping[str, str]) -> Reco
         }
     except ValueError:
         fields = {"type": cert.fields.get("type"), "fingerprint": "unreadable"}
-    record_key = adopted.get(cert.id) or key("certificate", _local(cert, stack))
+    record_key = adopted.get(cert.id) or Ref("certificate", _local(cert, stack))
     return Record("certificate", record_key, cert.name, fields, cert.id)
 
 
@@ -235,10 +233,10 @@ def _record(
     item: Observed,
     stack: str,
     fields: Mapping[str, Any],
-    adopted: Mapping[str, str],
+    adopted: Mapping[str, Ref],
     parent_id: str | None = None,
 ) -> Record:
-    record_key = adopted.get(item.id) or key(kind, _local(item, stack))
+    record_key = adopted.get(item.id) or Ref(kind, _local(item, stack))
     return Record(kind, record_key, item.name, dict(fields), item.id, parent_id=parent_id)
 
 

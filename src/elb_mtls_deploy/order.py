@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from elb_mtls_deploy.plan import Action
-from elb_mtls_deploy.state import KINDS, REFERENCE_FIELDS, State, is_key
+from elb_mtls_deploy.state import KINDS, REFERENCE_FIELDS, CloudRef, Ref, Reference, State
 
 _RANK = {kind: i for i, kind in enumerate(KINDS)}
 
@@ -33,7 +33,7 @@ def order(
     return ordered, tuple(waves)
 
 
-def _sort_key(action: Action) -> tuple[int, int, str]:
+def _sort_key(action: Action) -> tuple[int, int, Ref]:
     op_rank = {"create": 0, "update": 1, "delete": 2}[action.op]
     kind_rank = _RANK[action.kind] if action.op != "delete" else -_RANK[action.kind]
     return (op_rank, kind_rank, action.key)
@@ -45,7 +45,7 @@ def _dependencies(actions: Sequence[Action], observed: State) -> list[set[int]]:
     # has a create and then a binding update under one key).
     writes = {a.key: i for i, a in enumerate(actions) if a.op == "update"}
     writes |= {a.key: i for i, a in enumerate(actions) if a.op == "create"}
-    touches: dict[str, list[int]] = defaultdict(list)  # key -> update/delete actions on it
+    touches: dict[Ref, list[int]] = defaultdict(list)  # key -> update/delete actions on it
     for i, action in enumerate(actions):
         if action.op != "create":
             touches[action.key].append(i)
@@ -82,14 +82,16 @@ def is_binding(action: Action) -> bool:
     return action.op == "update" and action.kind == "pool" and "listener" in action.fields
 
 
-def _refs(action: Action) -> list[str]:
-    return [v for v in action.fields.values() if is_key(v)]
+def _refs(action: Action) -> list[Ref]:
+    return [v for v in action.fields.values() if isinstance(v, Ref)]
 
 
-def _holders(action: Action, observed: State) -> list[str]:
+def _holders(action: Action, observed: State) -> list[Ref]:
     """Keys of observed records that reference the record this delete removes."""
-    if action.id and action.id != observed.records.get(action.key, action).id:
-        names = {f"id:{action.id}"}  # a duplicate: only its own family points at it by id
+    kept = observed.records.get(action.key)
+    names: set[Reference]
+    if action.id and action.id != (kept.id if kept else action.id):
+        names = {CloudRef(action.id)}  # a duplicate: only its own family points at it by id
     else:
         names = {action.key}
     return [

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from elb_mtls_deploy.state import Flavour, Kind
+from elb_mtls_deploy.state import Flavour, Kind, Ref
 
 Op = Literal["create", "update", "delete"]
 
@@ -31,7 +31,7 @@ class Action:
 
     op: Op
     kind: Kind
-    key: str
+    key: Ref
     name: str
     id: str | None = None  # the observed id, for update and delete
     parent_id: str | None = None  # observed pool id of a member/health monitor being changed
@@ -43,7 +43,7 @@ class Action:
 
     @property
     def label(self) -> str:
-        return f"{self.op} {self.kind} {self.key.split(':', 1)[1]}"
+        return f"{self.op} {self.kind} {self.key.name}"
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def digest(source: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def destroy_first(plan: Plan) -> dict[str, bool]:
+def destroy_first(plan: Plan) -> dict[Ref, bool]:
     """Replaced key -> True when its old half is deleted before the new one is created.
 
     Replacements are create-before-destroy unless the API forbids two at once (a port, a

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from elb_mtls_deploy.state import State
+from elb_mtls_deploy.state import Ref, State
 
 FORMAT = "elb-mtls-deploy-probe/1"  # what `deploy probe --out` writes (probe/report.py)
 _CLIENTCERT = "X-Forwarded-Clientcert"
@@ -55,7 +55,7 @@ def refusals(
             continue
         have = observed.records.get(listener.key)
         had = have.fields if have is not None else None
-        local = listener.key.split(":", 1)[1]
+        local = listener.key.name
         conflicts += _listener(run, missed, local, listener.fields, had)
     notes = [
         f"{run}: {name} differs from what the tool assumes ({p.get('observed')}); "
@@ -94,7 +94,7 @@ def _listener(
             "headers off in the spec, or ask Huawei to enable the feature and probe again"
         )
     ca = want.get("client_ca_tls_container_ref")
-    if "multi_ca_trust" in missed and isinstance(ca, str) and "+" in ca:
+    if "multi_ca_trust" in missed and isinstance(ca, Ref) and len(ca.bundle()) > 1:
         out.append(
             f"listener {name}: {run} found that a client-CA bundle is not trusted as a whole "
             "on this account; a rollover bundle would lock out one CA's clients. Switch the "

@@ -1,4 +1,5 @@
-"""Render a plan as Terraform-style text or as JSON-ready data. Pure: returns strings.
+"""Render a plan as Terraform-style text (its JSON form is `saved_plan.py`). Pure: returns
+strings.
 
 Symbols are Terraform's: `+` create, `~` update in place, `-` destroy, `+/-` replace by
 creating the new one first, `-/+` replace by destroying the old one first (only where the
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from elb_mtls_deploy.plan import Action, Plan, destroy_first
+from elb_mtls_deploy.state import CloudRef, Ref
 
 _SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 _COLOUR = {"+": "32", "~": "33", "-": "31", "+/-": "35", "-/+": "35"}
@@ -86,7 +88,7 @@ def _merged(plan: Plan) -> list[tuple[str, Action, Action | None]]:
 
 def _render_action(entry: tuple[str, Action, Action | None], colour: bool) -> list[str]:
     symbol, action, old = entry
-    head = f"{symbol:>3} {action.kind:<13} {action.key.split(':', 1)[1]}"
+    head = f"{symbol:>3} {action.kind:<13} {action.key.name}"
     detail = f"  ({action.name}{', id ' + action.id if action.id else ''})"
     if old is not None:
         detail = f"  ({action.name}, replaces id {old.id})"
@@ -108,6 +110,8 @@ def _render_action(entry: tuple[str, Action, Action | None], colour: bool) -> li
 
 
 def _value(value: Any) -> str:
+    if isinstance(value, (Ref, CloudRef)):
+        return f'"{value}"'
     if isinstance(value, str):
         if value.startswith("(known after apply"):  # issued at apply (desired.py)
             return value

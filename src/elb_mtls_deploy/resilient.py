@@ -232,14 +232,14 @@ class ResilientCloud:
             # Match the listener too: mid-replacement, the old pool has the same name.
             # An unbound create (a switch-over) matches only unbound pools: the old pool,
             # still bound and deleted by the same plan, must never be adopted.
-            listener = fields.get("listener_id")
+            listener = fields.get("listener")
             matches = [
                 p
                 for p in read(lambda: inner.list_pools(description))
-                if p.name == name and p.fields.get("listener_id") == listener
+                if p.name == name and p.fields.get("listener") == listener
             ]
         elif kind == "healthmonitor":
-            return self._monitor_of(str(fields.get("pool_id")), deadline)
+            return self._monitor_of(str(fields.get("pool")), deadline)
         else:
             return None
         return matches[0].id if matches else None

@@ -20,7 +20,7 @@ from typing import Any
 from elb_mtls_deploy.desired import is_known_after_apply
 from elb_mtls_deploy.errors import PlanError
 from elb_mtls_deploy.plan import Action, Plan, destroy_first
-from elb_mtls_deploy.state import State
+from elb_mtls_deploy.state import Ref, State
 
 PLAN_FORMAT = 2
 TERRAFORM_FORMAT_VERSION = "1.2"  # the `terraform show -json` format this follows
@@ -52,7 +52,7 @@ def to_json(
 def certificate_fingerprints(desired: State) -> dict[str, str | None]:
     """Name -> fingerprint of every certificate the desired state uploads."""
     return {
-        record.key.split(":", 1)[1]: record.fields.get("fingerprint")
+        record.key.name: record.fields.get("fingerprint")
         for record in desired.by_kind("certificate")
     }
 
@@ -62,7 +62,7 @@ def resource_changes(plan: Plan) -> list[dict[str, Any]]:
     first = destroy_first(plan)
     halves = {a.key: a for a in plan.actions if a.replacement and a.op == "delete"}
     entries: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    seen: set[Ref] = set()
     for action in plan.actions:
         if action.replacement and action.op == "delete":
             continue
@@ -90,15 +90,8 @@ def resource_changes(plan: Plan) -> list[dict[str, Any]]:
 def _entry(
     action: Action, actions: list[str], before: dict[str, Any] | None, after: dict[str, Any] | None
 ) -> dict[str, Any]:
-    kind, local = action.kind, action.key.split(":", 1)[1]
-    name, index = (
-        (local.split(":", 1)[0], local.split(":", 1)[1])
-        if kind == "member"
-        else (
-            local,
-            None,
-        )
-    )
+    kind = action.kind
+    name, index = action.key.member_parts() if kind == "member" else (action.key.name, None)
     address = f"elb_{kind}.{name}" + (f'["{index}"]' if index is not None else "")
     entry: dict[str, Any] = {
         "address": address,
@@ -112,7 +105,7 @@ def _entry(
             "after": after,
             "after_unknown": _unknown(after),
         },
-        "key": action.key,
+        "key": str(action.key),
     }
     if index is not None:
         entry["index"] = index

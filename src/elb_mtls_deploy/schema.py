@@ -128,7 +128,6 @@ DESCRIPTIONS: dict[str, str] = {
     "Listener.name": "Listener name: the cloud name is `<stack>-<name>`.",
     "Listener.loadbalancer": "The load balancer to attach to, by id or by name.",
     "Listener.port": "Port the listener accepts HTTPS on (1-65535, default 443).",
-    "Listener.protocol": "Always HTTPS (TERMINATED_HTTPS on shared load balancers).",
     "Listener.server_certificate": "Name of the server certificate the listener presents.",
     "Listener.client_ca": (
         "Mutual TLS: name of the CA that client certificates must chain to, or a list of "

@@ -5,8 +5,10 @@ ownership marker, and which fields are immutable. Both the desired state (built 
 the spec) and the observed state (read from the cloud) are `State` values, so the diff
 is plain set algebra over keys. Pure: no I/O, no SDK.
 
-References between records are written as *keys* (``"certificate:web"``), never ids;
-the observe stage maps cloud ids back to keys and the apply stage maps keys to ids.
+References between records are typed `Ref` values (kind + local name), never ids or
+strings to parse; the observe stage maps cloud ids back to refs and the apply stage maps
+refs to ids. `str(ref)` is the text form (``certificate:web``) plans, reports and saved
+plans show; nothing reads it back.
 """
 
 from __future__ import annotations
@@ -130,13 +132,44 @@ def cloud_name(stack: str, kind: Kind, local: str) -> str:
     return f"{stack}-{local}"
 
 
-def key(kind: Kind, local: str) -> str:
-    return f"{kind}:{local}"
+@dataclass(frozen=True, order=True)
+class Ref:
+    """A record of this stack: its kind and its local name (the spec's name; for a member
+    ``pool:address:port``). Records are keyed by it and reference each other with it."""
+
+    kind: Kind
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    def bundle(self) -> tuple[str, ...]:
+        """The certificates a client-CA bundle joins (its local name is "old+new" during a
+        rollover: `spec.model.Listener.client_ca_bundle`); one name otherwise."""
+        return tuple(self.name.split("+"))
+
+    @classmethod
+    def member(cls, pool: str, address: object, port: object) -> Ref:
+        return cls("member", f"{pool}:{address}:{port}")
+
+    def member_parts(self) -> tuple[str, str]:
+        """(pool, "address:port") of a member ref; an IPv6 address keeps its colons."""
+        pool, _, endpoint = self.name.partition(":")
+        return pool, endpoint
 
 
-def is_key(value: Any) -> bool:
-    """Whether a field value is a record key (``"pool:www"``) rather than a raw value."""
-    return isinstance(value, str) and value.partition(":")[0] in KINDS and ":" in value
+@dataclass(frozen=True, order=True)
+class CloudRef:
+    """A reference to a cloud resource no record of this stack stands for (a duplicate's
+    parent, a certificate we do not own): kept by id so deletes can still be ordered."""
+
+    id: str
+
+    def __str__(self) -> str:
+        return f"id:{self.id}"
+
+
+Reference = Ref | CloudRef
 
 
 @dataclass(frozen=True)
@@ -149,7 +182,7 @@ class Record:
     """
 
     kind: Kind
-    key: str
+    key: Ref
     name: str
     fields: Mapping[str, Any]
     id: str | None = None
@@ -207,7 +240,7 @@ class ForeignListener:
 class State:
     """A set of records keyed by `Record.key`; plus what else lives on our load balancers."""
 
-    records: Mapping[str, Record] = field(default_factory=dict)
+    records: Mapping[Ref, Record] = field(default_factory=dict)
     foreign_listeners: tuple[ForeignListener, ...] = ()
     duplicates: tuple[Record, ...] = ()  # owned records that collide on a key (crash leftovers)
 

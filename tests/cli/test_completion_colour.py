@@ -13,7 +13,7 @@ from elb_mtls_deploy.completion import script
 from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.output import Out
 from elb_mtls_deploy.render import render_text
-from elb_mtls_deploy.state import Record, State
+from elb_mtls_deploy.state import Record, Ref, State
 
 
 def complete(line: str, tmp_path: Path) -> list[str]:
@@ -72,7 +72,7 @@ def test_zsh_script_is_the_bash_function_behind_bashcompinit() -> None:
 
 
 def plan_text(colour: bool) -> str:
-    desired = State.of([Record("pool", "pool:web", "s-web", {"protocol": "HTTP"})])
+    desired = State.of([Record("pool", Ref("pool", "web"), "s-web", {"protocol": "HTTP"})])
     return render_text(diff(desired, State(), "s", "v3"), colour, legend=True)
 
 

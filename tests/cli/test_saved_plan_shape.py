@@ -12,7 +12,7 @@ from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.errors import PlanError
 from elb_mtls_deploy.render import render_text
 from elb_mtls_deploy.saved_plan import parse, resource_changes, to_json
-from elb_mtls_deploy.state import Record, State
+from elb_mtls_deploy.state import Record, Ref, State
 
 FP = "a" * 64
 
@@ -25,26 +25,30 @@ def records(ids: bool = False, port: int = 443, subnet: str | None = None) -> li
         "loadbalancer_id": "lb1",
         "protocol": "HTTPS",
         "protocol_port": port,
-        "default_tls_container_ref": "certificate:web",
+        "default_tls_container_ref": Ref("certificate", "web"),
         "client_ca_tls_container_ref": None,
     }
-    member = {"pool": "pool:web", "address": "10.0.0.1", "protocol_port": 80, "weight": 1}
+    member = {"pool": Ref("pool", "web"), "address": "10.0.0.1", "protocol_port": 80, "weight": 1}
     return [
         Record(
             "certificate",
-            "certificate:web",
+            Ref("certificate", "web"),
             "s-web",
             {"type": "server", "fingerprint": FP},
             i("c1"),
             payload={"certificate": "PEM", "private_key": "SECRET-KEY-TEXT"},
         ),
-        Record("listener", "listener:web", "s-web", listener, i("l1")),
+        Record("listener", Ref("listener", "web"), "s-web", listener, i("l1")),
         Record(
-            "pool", "pool:web", "s-web", {"listener": "listener:web", "protocol": "HTTP"}, i("p1")
+            "pool",
+            Ref("pool", "web"),
+            "s-web",
+            {"listener": Ref("listener", "web"), "protocol": "HTTP"},
+            i("p1"),
         ),
         Record(
             "member",
-            "member:web:10.0.0.1:80",
+            Ref("member", "web:10.0.0.1:80"),
             "s-web-10.0.0.1-80",
             {**member, "subnet_id": subnet},
             i("m1"),
@@ -82,7 +86,10 @@ def test_creates_are_create_actions_with_after_and_no_secrets() -> None:
 def test_update_has_before_and_after_of_the_changed_fields() -> None:
     desired = records()
     desired[0] = Record(
-        "certificate", "certificate:web", "s-web", {"type": "server", "fingerprint": "b" * 64}
+        "certificate",
+        Ref("certificate", "web"),
+        "s-web",
+        {"type": "server", "fingerprint": "b" * 64},
     )
     [entry] = changes(desired, records(ids=True))
     assert entry["change"]["actions"] == ["update"]
@@ -117,7 +124,11 @@ def test_member_moved_to_another_subnet_is_destroy_before_create() -> None:
 def test_delete_and_a_deposed_duplicate() -> None:
     observed = State(
         records=State.of(records(ids=True)).records,
-        duplicates=(Record("pool", "pool:web", "s-web", {"listener": "listener:web"}, "p-dup"),),
+        duplicates=(
+            Record(
+                "pool", Ref("pool", "web"), "s-web", {"listener": Ref("listener", "web")}, "p-dup"
+            ),
+        ),
     )
     plan = diff(State.of(records()), observed, "s", "v3")
     [entry] = resource_changes(plan)
@@ -189,7 +200,10 @@ def test_what_apply_must_issue_is_marked_unknown() -> None:
     desired = records()
     pending = "(known after apply: subjectAltName changed)"
     desired[0] = Record(
-        "certificate", "certificate:web", "s-web", {"type": "server", "fingerprint": pending}
+        "certificate",
+        Ref("certificate", "web"),
+        "s-web",
+        {"type": "server", "fingerprint": pending},
     )
     [entry] = changes(desired, records(ids=True))
     assert entry["change"]["after_unknown"] == {"fingerprint": True}

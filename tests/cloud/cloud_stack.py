@@ -94,7 +94,7 @@ def build(cloud: SdkCloud, pem: Any, port: int = 443) -> Stack:
         "t-pool",
         MARKER,
         {
-            "listener_id": listener_id,
+            "listener": listener_id,
             "protocol": "HTTP",
             "lb_algorithm": "ROUND_ROBIN",
             "session_persistence": None,
@@ -106,7 +106,7 @@ def build(cloud: SdkCloud, pem: Any, port: int = 443) -> Stack:
         "t-pool-hm",
         MARKER,
         {
-            "pool_id": pool_id,
+            "pool": pool_id,
             "type": "HTTP",
             "delay": 5,
             "timeout": 3,

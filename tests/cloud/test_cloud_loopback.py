@@ -45,7 +45,7 @@ def test_full_lifecycle(live: SdkCloud, pem: Any) -> None:
     assert listener.fields["client_ca_tls_container_ref"] == s.ca_id
     assert {c.id for c in live.list_certificates(MARKER)} == {s.server_id, s.ca_id}
     assert [p.id for p in live.list_pools(MARKER)] == [s.pool_id]
-    assert [m.fields["pool_id"] for m in live.list_healthmonitors([s.monitor_id])] == [s.pool_id]
+    assert [m.fields["pool"] for m in live.list_healthmonitors([s.monitor_id])] == [s.pool_id]
     assert sorted(m.id for m in live.list_members([s.pool_id])) == sorted(s.member_ids)
 
     # mutual auth off, certificate rotated in place, one more member

@@ -79,7 +79,7 @@ def test_observe_returns_neutral_fields(cloud: SdkCloud, pem: Any) -> None:
 
     (pool,) = cloud.list_pools(MARKER)
     assert dict(pool.fields) == {
-        "listener_id": s.listener_id,
+        "listener": s.listener_id,
         "loadbalancer_id": s.lb_id,
         "protocol": "HTTP",
         "lb_algorithm": "ROUND_ROBIN",
@@ -90,7 +90,7 @@ def test_observe_returns_neutral_fields(cloud: SdkCloud, pem: Any) -> None:
     (monitor,) = cloud.list_healthmonitors([s.monitor_id])
     assert monitor.name == "t-pool-hm" and monitor.description is None
     assert dict(monitor.fields) == {
-        "pool_id": s.pool_id,
+        "pool": s.pool_id,
         "type": "HTTP",
         "delay": 5,
         "timeout": 3,
@@ -104,7 +104,7 @@ def test_observe_returns_neutral_fields(cloud: SdkCloud, pem: Any) -> None:
     members = sorted(cloud.list_members([s.pool_id]), key=lambda m: m.fields["address"])
     assert [m.id for m in members] == s.member_ids
     assert dict(members[1].fields) == {
-        "pool_id": s.pool_id,
+        "pool": s.pool_id,
         "address": "10.0.0.11",
         "protocol_port": 8080,
         "weight": 5,

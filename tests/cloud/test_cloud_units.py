@@ -176,17 +176,25 @@ def test_pool_and_member_normalisation() -> None:
         "v2",
         {"id": "p", "listeners": [], "session_persistence": {"type": "SOURCE_IP", "x": None}},
     )
-    assert pool.fields["listener_id"] is None
+    assert pool.fields["listener"] is None
     assert pool.fields["session_persistence"] == {"type": "SOURCE_IP"}
     v3_member = wire.observed("member", "v3", {"id": "m", "subnet_cidr_id": "s", "pool_id": "p"})
-    assert (v3_member.fields["subnet_id"], v3_member.fields["pool_id"]) == ("s", "p")
+    assert (v3_member.fields["subnet_id"], v3_member.fields["pool"]) == ("s", "p")
 
 
 def test_write_bodies() -> None:
-    v3 = wire.create_object("member", "v3", "m", "ignored", {"pool_id": "p", "subnet_id": "s"}, {})
+    v3 = wire.create_object("member", "v3", "m", "ignored", {"pool": "p", "subnet_id": "s"}, {})
     assert v3 == {"name": "m", "subnet_cidr_id": "s"}
     v2 = wire.create_object("member", "v2", "m", None, {"subnet_id": "s"}, {})
     assert v2 == {"name": "m", "subnet_id": "s"}
+    # the record's names become the API's; a certificate's identity is never sent
+    pool = wire.create_object("pool", "v3", "p", "d", {"listener": "l", "protocol": "HTTP"}, {})
+    assert pool == {"name": "p", "description": "d", "listener_id": "l", "protocol": "HTTP"}
+    monitor = wire.create_object("healthmonitor", "v2", "h", None, {"pool": "p", "delay": 5}, {})
+    assert monitor == {"name": "h", "pool_id": "p", "delay": 5}
+    identity = {"type": "server", "fingerprint": "f", "public_key_fingerprint": "k", "chain": ()}
+    cert = wire.create_object("certificate", "v3", "c", None, identity, {"certificate": "PEM"})
+    assert cert == {"name": "c", "type": "server", "certificate": "PEM"}
     update = wire.update_object(
         "listener", "v3", {"client_ca_tls_container_ref": None, "default_pool_id": None}, {}
     )

@@ -25,7 +25,7 @@ from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.errors import SpecError
 from elb_mtls_deploy.observe import to_state
 from elb_mtls_deploy.spec.model import Spec
-from elb_mtls_deploy.state import Record, State, marker
+from elb_mtls_deploy.state import Record, Ref, State, marker
 
 M = marker("st")
 
@@ -62,62 +62,77 @@ def console_snapshot(description: str | None = "") -> Snapshot:
         description,
         {"loadbalancer_id": "lb", "protocol": "HTTPS", "protocol_port": 443},
     )
-    pool = Observed("pool", "P1", "server_group", "", {"listener_id": "L1", "protocol": "HTTP"})
-    monitor = Observed("healthmonitor", "H1", "check", None, {"pool_id": "P1", "type": "HTTP"})
+    pool = Observed("pool", "P1", "server_group", "", {"listener": "L1", "protocol": "HTTP"})
+    monitor = Observed("healthmonitor", "H1", "check", None, {"pool": "P1", "type": "HTTP"})
     member = Observed(
         "member",
         "M1",
         "backend-1",
         None,
-        {"pool_id": "P1", "address": "10.0.0.1", "protocol_port": 80, "weight": 1},
+        {"pool": "P1", "address": "10.0.0.1", "protocol_port": 80, "weight": 1},
     )
     return Snapshot((), (listener,), (pool,), (monitor,), (member,))
 
 
-ADOPTED = {"L1": "listener:www", "P1": "pool:www"}
+ADOPTED = {"L1": Ref("listener", "www"), "P1": Ref("pool", "www")}
 
 
 def test_adopted_ids_are_this_stacks_records_with_their_names_and_descriptions() -> None:
     state = to_state(console_snapshot(), "st", adopted=ADOPTED)
     assert state.foreign_listeners == ()
-    listener = state.records["listener:www"]
+    listener = state.records[Ref("listener", "www")]
     assert (listener.id, listener.fields["name"], listener.fields["description"]) == (
         "L1",
         "listener-https",
         "",
     )
-    assert state.records["pool:www"].fields["listener"] == "listener:www"
-    assert state.records["healthmonitor:www"].fields["name"] == "check"
-    assert state.records["member:www:10.0.0.1:80"].fields["name"] == "backend-1"
+    assert state.records[Ref("pool", "www")].fields["listener"] == Ref("listener", "www")
+    assert state.records[Ref("healthmonitor", "www")].fields["name"] == "check"
+    assert state.records[Ref("member", "www:10.0.0.1:80")].fields["name"] == "backend-1"
 
 
 def test_without_adoption_a_console_listener_stays_foreign() -> None:
     state = to_state(console_snapshot(), "st")
     assert [f.id for f in state.foreign_listeners] == ["L1"]
-    assert "listener:www" not in state.records
+    assert Ref("listener", "www") not in state.records
 
 
 def test_the_plan_renames_and_marks_in_place() -> None:
     want = State.of(
         [
-            Record("listener", "listener:www", "st-www", {"protocol_port": 443}),
-            Record("pool", "pool:www", "st-www", {"listener": "listener:www", "protocol": "HTTP"}),
-            Record("healthmonitor", "healthmonitor:www", "st-www-hm", {"pool": "pool:www"}),
+            Record("listener", Ref("listener", "www"), "st-www", {"protocol_port": 443}),
+            Record(
+                "pool",
+                Ref("pool", "www"),
+                "st-www",
+                {"listener": Ref("listener", "www"), "protocol": "HTTP"},
+            ),
+            Record(
+                "healthmonitor",
+                Ref("healthmonitor", "www"),
+                "st-www-hm",
+                {"pool": Ref("pool", "www")},
+            ),
             Record(
                 "member",
-                "member:www:10.0.0.1:80",
+                Ref("member", "www:10.0.0.1:80"),
                 "st-www-10.0.0.1-80",
-                {"pool": "pool:www", "address": "10.0.0.1", "protocol_port": 80, "weight": 1},
+                {
+                    "pool": Ref("pool", "www"),
+                    "address": "10.0.0.1",
+                    "protocol_port": 80,
+                    "weight": 1,
+                },
             ),
         ]
     )
     marked = mark_adopted(want, spec(listeners={"www": "L1"}, pools={"www": "P1"}))
     plan = diff(marked, to_state(console_snapshot(), "st", adopted=ADOPTED), "st", "v3")
     assert {(a.op, a.key, a.id) for a in plan.actions} == {
-        ("update", "listener:www", "L1"),
-        ("update", "pool:www", "P1"),
-        ("update", "healthmonitor:www", "H1"),
-        ("update", "member:www:10.0.0.1:80", "M1"),
+        ("update", Ref("listener", "www"), "L1"),
+        ("update", Ref("pool", "www"), "P1"),
+        ("update", Ref("healthmonitor", "www"), "H1"),
+        ("update", Ref("member", "www:10.0.0.1:80"), "M1"),
     }
     listener = next(a for a in plan.actions if a.kind == "listener")
     assert dict(listener.fields) == {"name": "st-www", "description": M}
@@ -127,8 +142,8 @@ def test_the_plan_renames_and_marks_in_place() -> None:
     owned = Snapshot(
         (),
         (Observed("listener", "L1", "st-www", M, console_snapshot().listeners[0].fields),),
-        (Observed("pool", "P1", "st-www", M, {"listener_id": "L1", "protocol": "HTTP"}),),
-        (Observed("healthmonitor", "H1", "st-www-hm", None, {"pool_id": "P1"}),),
+        (Observed("pool", "P1", "st-www", M, {"listener": "L1", "protocol": "HTTP"}),),
+        (Observed("healthmonitor", "H1", "st-www-hm", None, {"pool": "P1"}),),
         (
             Observed(
                 "member", "M1", "st-www-10.0.0.1-80", None, console_snapshot().members[0].fields
@@ -139,7 +154,7 @@ def test_the_plan_renames_and_marks_in_place() -> None:
 
 
 def test_no_adopt_section_changes_nothing() -> None:
-    want = State.of([Record("listener", "listener:www", "st-www", {"protocol_port": 443})])
+    want = State.of([Record("listener", Ref("listener", "www"), "st-www", {"protocol_port": 443})])
     assert mark_adopted(want, spec()) is want
 
 
@@ -161,11 +176,13 @@ def test_conflicts_gone_or_owned_by_another_stack() -> None:
         "web": {"id": "C0", "sha256": "0" * 64}})  # fmt: skip
     want = State.of(
         [
-            Record("listener", "listener:www", "st-www", {}),
-            Record("pool", "pool:www", "st-www", {}),
+            Record("listener", Ref("listener", "www"), "st-www", {}),
+            Record("pool", Ref("pool", "www"), "st-www", {}),
         ]
     )
-    other = to_state(console_snapshot(marker("other")), "st", adopted={"L1": "listener:www"})
+    other = to_state(
+        console_snapshot(marker("other")), "st", adopted={"L1": Ref("listener", "www")}
+    )
     problems = adoption_conflicts(s, want, other)
     assert any("listener www (id L1) is owned by another stack" in p for p in problems)
     assert any("pool www (id P1) is not in the cloud" in p for p in problems)

@@ -17,7 +17,7 @@ from elb_mtls_deploy.desired import UploadCert, build_desired
 from elb_mtls_deploy.errors import SpecError
 from elb_mtls_deploy.spec.load import load_spec
 from elb_mtls_deploy.spec.model import Spec
-from elb_mtls_deploy.state import Flavour, Record, State, changed_fields
+from elb_mtls_deploy.state import Flavour, Record, Ref, State, changed_fields
 
 DEDICATED = LoadBalancerInfo(
     "lb-d", "dedicated", True, "10.0.0.2", ip_target_enable=True, l7_flavor_id="l7"
@@ -68,7 +68,7 @@ def build(s: Spec, lb: LoadBalancerInfo, flavour: Flavour = "v3") -> State:
 
 
 def listener_fields(state: State) -> dict[str, Any]:
-    return dict(state.records["listener:www"].fields)
+    return dict(state.records[Ref("listener", "www")].fields)
 
 
 def test_https_is_stored_as_terminated_https_on_a_shared_lb_even_through_v3(
@@ -119,7 +119,7 @@ def test_cookie_persistence_carries_the_timeout_the_api_fills_in(tmp_path: Path)
         session_persistence: {type: HTTP_COOKIE}
         members: [{address: 10.0.0.9, port: 80}]""",
     )
-    pool = build(s, DEDICATED).records["pool:www"]
+    pool = build(s, DEDICATED).records[Ref("pool", "www")]
     assert pool.fields["session_persistence"] == {
         "type": "HTTP_COOKIE",
         "persistence_timeout": 1440,
@@ -128,7 +128,7 @@ def test_cookie_persistence_carries_the_timeout_the_api_fills_in(tmp_path: Path)
     # what the API reports back (ListPools example) is not drift
     observed = Record(
         "pool",
-        "pool:www",
+        Ref("pool", "www"),
         "s-www",
         {
             **pool.fields,
@@ -192,7 +192,7 @@ def test_https_needs_a_layer7_flavour(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="layer-7"):
         build(spec(tmp_path), l4_only)
     unknown = LoadBalancerInfo("lb-d", "d", True, None)  # field not reported: not checked
-    assert build(spec(tmp_path), unknown).records["listener:www"]
+    assert build(spec(tmp_path), unknown).records[Ref("listener", "www")]
 
 
 def test_european_regions_offer_only_four_tls_policies(tmp_path: Path) -> None:

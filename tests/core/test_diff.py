@@ -7,25 +7,29 @@ from typing import Any
 from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.plan import Plan
 from elb_mtls_deploy.render import render_text
-from elb_mtls_deploy.state import ForeignListener, Record, State
+from elb_mtls_deploy.state import ForeignListener, Record, Ref, State
 
 
 def cert(name: str, fp: str, id: str | None = None, type: str = "server") -> Record:
     return Record(
-        "certificate", f"certificate:{name}", f"s-{name}", {"type": type, "fingerprint": fp}, id
+        "certificate",
+        Ref("certificate", f"{name}"),
+        f"s-{name}",
+        {"type": type, "fingerprint": fp},
+        id,
     )
 
 
 def listener(
     port: int = 443,
     id: str | None = None,
-    ca: str | None = "certificate:ca",
+    ca: str | None = Ref("certificate", "ca"),
     name: str = "web",
-    server: str = "certificate:web",
+    server: str = Ref("certificate", "web"),
 ) -> Record:
     return Record(
         "listener",
-        f"listener:{name}",
+        Ref("listener", f"{name}"),
         f"s-{name}",
         {
             "loadbalancer_id": "lb1",
@@ -41,9 +45,9 @@ def listener(
 def pool(id: str | None = None, name: str = "web") -> Record:
     return Record(
         "pool",
-        f"pool:{name}",
+        Ref("pool", f"{name}"),
         f"s-{name}",
-        {"listener": f"listener:{name}", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
+        {"listener": Ref("listener", f"{name}"), "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
         id,
     )
 
@@ -57,10 +61,10 @@ def member(
 ) -> Record:
     return Record(
         "member",
-        f"member:{pool_name}:{address}:80",
+        Ref("member", f"{pool_name}:{address}:80"),
         f"s-{pool_name}-{address}-80",
         {
-            "pool": f"pool:{pool_name}",
+            "pool": Ref("pool", f"{pool_name}"),
             "address": address,
             "protocol_port": 80,
             "weight": weight,
@@ -156,7 +160,12 @@ def test_removed_listener_is_deleted_children_first_certificates_last() -> None:
 
 def test_certificate_swapped_on_listener_is_deleted_only_after_the_listener_moves() -> None:
     desired = State.of(
-        [*full()[1:2], cert("web2", "e" * 64), listener(server="certificate:web2"), *full()[3:]]
+        [
+            *full()[1:2],
+            cert("web2", "e" * 64),
+            listener(server=Ref("certificate", "web2")),
+            *full()[3:],
+        ]
     )
     plan = diff(desired, State.of(full(ids=True)), "s", "v3")
     assert labels(plan) == [
@@ -218,7 +227,7 @@ def test_duplicates_left_by_a_crash_are_deleted() -> None:
 def test_server_side_extra_fields_are_not_drift() -> None:
     observed = full(ids=True)
     observed[3] = Record(
-        "pool", "pool:web", "s-web", {**observed[3].fields, "admin_state_up": True}, "p1"
+        "pool", Ref("pool", "web"), "s-web", {**observed[3].fields, "admin_state_up": True}, "p1"
     )
     assert diff(State.of(full()), State.of(observed), "s", "v3").empty
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from elb_mtls_deploy.cloud.base import Observed, Snapshot
 from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.observe import to_state
-from elb_mtls_deploy.state import Record, State, marker
+from elb_mtls_deploy.state import Record, Ref, State, marker
 
 M = marker("s")
 
@@ -27,7 +27,7 @@ def listener(id: str, port: int, owner: str | None = M, name: str = "s-www") -> 
 
 
 def pool(id: str, listener_id: str) -> Observed:
-    return Observed("pool", id, "s-www", M, {"listener_id": listener_id, "protocol": "HTTP"})
+    return Observed("pool", id, "s-www", M, {"listener": listener_id, "protocol": "HTTP"})
 
 
 def member(id: str, pool_id: str) -> Observed:
@@ -36,7 +36,7 @@ def member(id: str, pool_id: str) -> Observed:
         id,
         "s-www-10.0.0.1-80",
         None,
-        {"pool_id": pool_id, "address": "10.0.0.1", "protocol_port": 80, "weight": 1},
+        {"pool": pool_id, "address": "10.0.0.1", "protocol_port": 80, "weight": 1},
     )
 
 
@@ -52,13 +52,18 @@ def snapshot(**kinds: list[Observed]) -> Snapshot:
 def desired(port: int) -> State:
     return State.of(
         [
-            Record("listener", "listener:www", "s-www", {"protocol_port": port}),
-            Record("pool", "pool:www", "s-www", {"listener": "listener:www", "protocol": "HTTP"}),
+            Record("listener", Ref("listener", "www"), "s-www", {"protocol_port": port}),
+            Record(
+                "pool",
+                Ref("pool", "www"),
+                "s-www",
+                {"listener": Ref("listener", "www"), "protocol": "HTTP"},
+            ),
             Record(
                 "member",
-                "member:www:10.0.0.1:80",
+                Ref("member", "www:10.0.0.1:80"),
                 "x",
-                {"pool": "pool:www", "address": "10.0.0.1", "protocol_port": 80},
+                {"pool": Ref("pool", "www"), "address": "10.0.0.1", "protocol_port": 80},
             ),
         ]
     )
@@ -66,7 +71,7 @@ def desired(port: int) -> State:
 
 def test_only_owned_resources_are_records_and_others_are_foreign() -> None:
     state = to_state(snapshot(listeners=[listener("l1", 443), listener("f1", 80, None, "x")]), "s")
-    assert list(state.records) == ["listener:www"]
+    assert list(state.records) == [Ref("listener", "www")]
     assert [f.id for f in state.foreign_listeners] == ["f1"]
 
 
@@ -77,9 +82,9 @@ def test_references_become_keys() -> None:
         ),
         "s",
     )
-    assert state.records["pool:www"].fields["listener"] == "listener:www"
-    assert state.records["member:www:10.0.0.1:80"].fields["pool"] == "pool:www"
-    assert state.records["member:www:10.0.0.1:80"].parent_id == "p1"
+    assert state.records[Ref("pool", "www")].fields["listener"] == Ref("listener", "www")
+    assert state.records[Ref("member", "www:10.0.0.1:80")].fields["pool"] == Ref("pool", "www")
+    assert state.records[Ref("member", "www:10.0.0.1:80")].parent_id == "p1"
 
 
 def test_half_done_replacement_keeps_the_family_closest_to_the_spec() -> None:
@@ -90,9 +95,9 @@ def test_half_done_replacement_keeps_the_family_closest_to_the_spec() -> None:
         members=[member("m-old", "p-old"), member("m-new", "p-new")],
     )
     state = to_state(snap, "s", desired(8443))
-    assert state.records["listener:www"].id == "new"
-    assert state.records["pool:www"].id == "p-new"
-    assert state.records["member:www:10.0.0.1:80"].id == "m-new"
+    assert state.records[Ref("listener", "www")].id == "new"
+    assert state.records[Ref("pool", "www")].id == "p-new"
+    assert state.records[Ref("member", "www:10.0.0.1:80")].id == "m-new"
     assert {d.id for d in state.duplicates} == {"old", "p-old", "m-old"}
     plan = diff(desired(8443), state, "s", "v3")
     waves = [[(plan.actions[i].label, plan.actions[i].id) for i in w] for w in plan.waves]
@@ -106,5 +111,5 @@ def test_half_done_replacement_keeps_the_family_closest_to_the_spec() -> None:
 
 def test_without_a_spec_the_first_candidate_is_kept() -> None:
     state = to_state(snapshot(listeners=[listener("a", 443), listener("b", 8443)]), "s")
-    assert state.records["listener:www"].id == "a"
+    assert state.records[Ref("listener", "www")].id == "a"
     assert [d.id for d in state.duplicates] == ["b"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from elb_mtls_deploy.desired import known_after_apply
 from elb_mtls_deploy.plan import Action, Change, Plan
 from elb_mtls_deploy.render import render_text
+from elb_mtls_deploy.state import Ref
 
 WARNING = (
     "WARNING: listener www stops trusting CA client-ca: all client certificates issued by the "
@@ -16,7 +17,7 @@ WARNING = (
 def plan() -> Plan:
     change = Change("fingerprint", "ab" * 32, known_after_apply("subjectAltName changed"))
     action = Action(
-        "update", "certificate", "certificate:www", "s-www", "id-1",
+        "update", "certificate", Ref("certificate", "www"), "s-www", "id-1",
         fields={"fingerprint": change.new}, changes=(change,),
     )  # fmt: skip
     return Plan("s", "v3", (action,), ((0,),), notes=(WARNING,))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from elb_mtls_deploy.probed import FORMAT, format_problem, refusals
-from elb_mtls_deploy.state import Record, State
+from elb_mtls_deploy.state import Record, Ref, State
 
 LB = "lb-1"
 
@@ -33,18 +33,20 @@ def doc(*missed: str, api: str = "v3", lb: str = LB) -> dict[str, Any]:
 
 def listener(ca: str | None = None, **headers: bool) -> Record:
     fields = {"loadbalancer_id": LB, "client_ca_tls_container_ref": ca, "insert_headers": headers}
-    return Record("listener", "listener:www", "s-www", fields)
+    return Record("listener", Ref("listener", "www"), "s-www", fields)
 
 
 def state(*records: Record) -> State:
     return State({r.key: r for r in records})
 
 
-CERT = Record("certificate", "certificate:www", "s-www", {"type": "server"})
+CERT = Record("certificate", Ref("certificate", "www"), "s-www", {"type": "server"})
 
 
 def test_nothing_missed_nothing_refused() -> None:
-    want = state(listener("certificate:a+b", **{"X-Forwarded-Clientcert-subjectdn-enable": True}))
+    want = state(
+        listener(Ref("certificate", "a+b"), **{"X-Forwarded-Clientcert-subjectdn-enable": True})
+    )
     assert refusals(doc(), want, State(), "v3", [LB]) == ([], [])
 
 
@@ -59,16 +61,22 @@ def test_refused_client_certificate_headers_refuse_a_listener_that_switches_them
 
 
 def test_untrusted_bundle_refuses_only_a_bundle() -> None:
-    conflicts, _ = refusals(doc("multi_ca_trust"), state(listener("certificate:a+b")), State(),
-                            "v3", [LB])  # fmt: skip
+    bundle = Ref("certificate", "a+b")
+    conflicts, _ = refusals(doc("multi_ca_trust"), state(listener(bundle)), State(), "v3", [LB])
     assert "not trusted as a whole" in conflicts[0]
-    single = state(listener("certificate:a"))
+    single = state(listener(Ref("certificate", "a")))
     assert refusals(doc("multi_ca_trust"), single, State(), "v3", [LB]) == ([], [])
 
 
 def test_unbinding_that_does_not_work_refuses_switching_mutual_tls_off() -> None:
     had = state(
-        Record("listener", "listener:www", "s-www", {"client_ca_tls_container_ref": "x"}, id="1")
+        Record(
+            "listener",
+            Ref("listener", "www"),
+            "s-www",
+            {"client_ca_tls_container_ref": "x"},
+            id="1",
+        )
     )
     conflicts, _ = refusals(doc("ca_unbind"), state(listener(None)), had, "v3", [LB])
     assert "switch mutual TLS off in the console" in conflicts[0]

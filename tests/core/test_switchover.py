@@ -18,7 +18,7 @@ from elb_mtls_deploy.cloud.base import LoadBalancerInfo, Observed
 from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.errors import PermanentError
 from elb_mtls_deploy.plan import Plan
-from elb_mtls_deploy.state import Kind, Record, State
+from elb_mtls_deploy.state import Kind, Record, Ref, State
 from elb_mtls_deploy.workflow import placement
 
 
@@ -29,7 +29,7 @@ def stack(ids: bool, protocol: str = "HTTP", headers: dict[str, bool] | None = N
     records = [
         Record(
             "listener",
-            "listener:web",
+            Ref("listener", "web"),
             "s-web",
             {
                 "loadbalancer_id": "lb1",
@@ -41,25 +41,25 @@ def stack(ids: bool, protocol: str = "HTTP", headers: dict[str, bool] | None = N
         ),
         Record(
             "pool",
-            "pool:web",
+            Ref("pool", "web"),
             "s-web",
-            {"listener": "listener:web", "loadbalancer_id": "lb1", "protocol": protocol},
+            {"listener": Ref("listener", "web"), "loadbalancer_id": "lb1", "protocol": protocol},
             i("P1"),
         ),
         Record(
             "healthmonitor",
-            "healthmonitor:web",
+            Ref("healthmonitor", "web"),
             "s-web-hm",
-            {"pool": "pool:web", "type": "HTTP"},
+            {"pool": Ref("pool", "web"), "type": "HTTP"},
             i("H1"),
             parent_id=i("P1"),
         ),
         *(
             Record(
                 "member",
-                f"member:web:10.0.0.{n}:80",
+                Ref("member", f"web:10.0.0.{n}:80"),
                 f"s-web-10.0.0.{n}-80",
-                {"pool": "pool:web", "address": f"10.0.0.{n}", "protocol_port": 80},
+                {"pool": Ref("pool", "web"), "address": f"10.0.0.{n}", "protocol_port": 80},
                 i(f"M{n}"),
                 parent_id=i("P1"),
             )
@@ -93,22 +93,22 @@ def test_pool_protocol_change_switches_over_without_leaving_the_listener_poolles
         ["delete pool web"],
     ]
     bind = next(a for a in plan.actions if a.op == "update")
-    assert bind.fields == {"listener": "listener:web"}
+    assert bind.fields == {"listener": Ref("listener", "web")}
 
 
 def test_a_new_listener_gets_its_pool_bound_at_create() -> None:
     plan = diff(stack(False), State(), "s", "v3")
     pool = next(a for a in plan.actions if a.kind == "pool")
-    assert pool.op == "create" and pool.fields["listener"] == "listener:web"
+    assert pool.op == "create" and pool.fields["listener"] == Ref("listener", "web")
     assert not [a for a in plan.actions if a.op == "update"]
 
 
 def test_an_unbound_pool_left_by_a_crash_is_bound_in_place() -> None:
     observed = stack(True)
-    unbound = observed.records["pool:web"]
+    unbound = observed.records[Ref("pool", "web")]
     observed = State.of(
         [
-            *(r for r in observed.records.values() if r.key != "pool:web"),
+            *(r for r in observed.records.values() if r.key != Ref("pool", "web")),
             Record(
                 unbound.kind, unbound.key, unbound.name, {**unbound.fields, "listener": None}, "P1"
             ),
@@ -233,7 +233,7 @@ def test_mutual_tls_that_stays_on_after_switching_it_off_fails_loudly() -> None:
     cloud.still_bound = True
     want = stack(False)
     have = stack(True)
-    bound = have.records["listener:web"]
+    bound = have.records[Ref("listener", "web")]
     have = State.of(
         [
             *(r for r in have.records.values() if r.key != bound.key),
@@ -241,12 +241,12 @@ def test_mutual_tls_that_stays_on_after_switching_it_off_fails_loudly() -> None:
                 bound.kind,
                 bound.key,
                 bound.name,
-                {**bound.fields, "client_ca_tls_container_ref": "certificate:ca"},
+                {**bound.fields, "client_ca_tls_container_ref": Ref("certificate", "ca")},
                 "L1",
             ),
         ]
     )
-    want_listener = want.records["listener:web"]
+    want_listener = want.records[Ref("listener", "web")]
     want = State.of(
         [
             *(r for r in want.records.values() if r.key != want_listener.key),
@@ -269,4 +269,4 @@ def test_mutual_tls_that_stays_on_after_switching_it_off_fails_loudly() -> None:
 @pytest.mark.parametrize("kind", ["listener", "pool", "healthmonitor", "member"])
 def test_placement_puts_every_lb_resource_on_its_load_balancer(kind: str) -> None:
     where = placement(stack(True))
-    assert {k.split(":", 1)[0] for k, lb in where.items() if lb == "lb1"} >= {kind}
+    assert {k.kind for k, lb in where.items() if lb == "lb1"} >= {kind}

@@ -82,6 +82,14 @@ CATALOGUE = [
         16,
         "unknown field 'prot'",
     ),
+    (
+        # listeners are always HTTPS (TERMINATED_HTTPS on shared load balancers): the old
+        # `protocol` field was accepted and never read, so it is refused now (issue 15)
+        "listener protocol is not a field",
+        VALID.replace("    port: 443\n", "    port: 443\n    protocol: HTTPS\n"),
+        16,
+        "unknown field 'protocol'",
+    ),
     ("wrong type", VALID.replace("port: 443", "port: https"), 15, "valid integer"),
     ("port out of range", VALID.replace("port: 443", "port: 70000"), 15, "less than or equal"),
     ("missing stack", VALID.replace("stack: pay-edge\n", ""), 1, "missing required field 'stack'"),

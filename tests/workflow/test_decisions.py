@@ -12,13 +12,13 @@ from elb_mtls_deploy.errors import DeployError, PlanError
 from elb_mtls_deploy.pki.store import Pending, PkiView
 from elb_mtls_deploy.plan import Action, Plan
 from elb_mtls_deploy.saved_plan import SavedPlan
-from elb_mtls_deploy.state import State
+from elb_mtls_deploy.state import Ref, State
 from elb_mtls_deploy.workflow import Deployed, Hooks, Planned, PlanReport, saved
 from elb_mtls_deploy.workflow.deploy import _run
 from elb_mtls_deploy.workflow.notes import ISSUE_NOTE
 from elb_mtls_deploy.workflow.session import Connection
 
-CREATE = Action("create", "pool", "pool:web", "web")
+CREATE = Action("create", "pool", Ref("pool", "web"), "web")
 
 
 def planned(plan: Plan, pending: dict[str, Pending] | None = None) -> Planned:

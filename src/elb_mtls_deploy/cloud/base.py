@@ -1,17 +1,19 @@
-"""The neutral cloud interface the reconciler talks to; no SDK types cross it.
+"""The cloud seam the reconciler talks to; no SDK types cross it.
 
-Field names are the API's own snake_case names with three normalisations, so that v3 and
-v2 look the same to the pure core:
+It speaks the records' vocabulary (`elb_mtls_deploy.state`): the same field names in both
+directions and for both API versions, with references as raw cloud ids. `cloud/wire.py`
+is the only place that maps them to and from the API's names:
 
-- a pool's listener is `listener_id` (first entry of the API's `listeners` list, or None);
-- a member's subnet is `subnet_id` (v3 calls it `subnet_cidr_id`), its pool `pool_id`;
-- a health monitor's pool is `pool_id` (first of the API's `pools` list);
+- a pool's listener is `listener` (first entry of the API's `listeners` list, or None;
+  `listener_id` in a create body);
+- a member's or health monitor's pool is `pool` (a path parameter for members, `pool_id`
+  in a monitor body); a member's subnet is `subnet_id` (v3 calls it `subnet_cidr_id`);
 - `client_ca_tls_container_ref` of "" or null is None; `insert_headers` keeps only the
-  switched-on headers (`{"X-Forwarded-ELB-IP": True}`); `session_persistence` drops None
-  values, or is None when off.
+  reported booleans; `session_persistence` drops empty values, or is None when off.
 
-Certificates carry their PEM in `fields["certificate"]` (public); private keys never
-come back through this interface.
+Listed resources carry a few read-only facts records do not compare: a listener's
+`default_pool_id`, a pool's `healthmonitor_id`, a certificate's PEM (`certificate`, public)
+and `expire_time`. Private keys never come back through this interface.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class LoadBalancerInfo:
 
 @dataclass(frozen=True)
 class Observed:
-    """One resource as listed by the API, in neutral field names."""
+    """One resource as listed by the API, in record field names (before ownership)."""
 
     kind: Kind
     id: str
@@ -100,7 +102,7 @@ class CloudApi(Protocol):
         ...
 
     def list_members(self, pool_ids: Sequence[str]) -> list[Observed]:
-        """Members of these pools; each carries `pool_id`."""
+        """Members of these pools; each carries `pool`."""
         ...
 
     def create(
@@ -111,7 +113,8 @@ class CloudApi(Protocol):
         fields: Mapping[str, Any],
         payload: Mapping[str, str],
     ) -> str:
-        """Create one resource; returns its id. `fields` hold ids, not keys."""
+        """Create one resource; returns its id. `fields` are record fields with references
+        resolved to cloud ids."""
         ...
 
     def update(

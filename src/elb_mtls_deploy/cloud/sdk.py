@@ -380,7 +380,7 @@ class SdkCloud:
                     items = self._list("list_members", "members", pool_id=pool_id)
             except NotFoundError:
                 items = []  # the pool vanished: it has no members (v3's list agrees)
-            out += [wire.observed("member", "v2", i, pool_id=pool_id) for i in items]
+            out += [wire.observed("member", "v2", i, pool=pool_id) for i in items]
         return out
 
     def _list_members_v3(self, pool_ids: Sequence[str]) -> list[Observed]:
@@ -390,7 +390,7 @@ class SdkCloud:
                 items = self._list("list_all_members", "members", pool_id=chunk)
             for item in items:
                 pool_id = item.get("pool_id") or (chunk[0] if len(chunk) == 1 else None)
-                out.append(wire.observed("member", "v3", item, pool_id=pool_id))
+                out.append(wire.observed("member", "v3", item, pool=pool_id))
         return out
 
     # ------------------------------------------------------------------ writing
@@ -408,7 +408,7 @@ class SdkCloud:
             obj["enterprise_project_id"] = self._enterprise_project
         params: dict[str, Any] = {"body": wire.wrap(kind, self.flavour, obj)}
         if kind == "member":
-            params["pool_id"] = _required(fields.get("pool_id"), "member create needs pool_id")
+            params["pool_id"] = _required(fields.get("pool"), "member create needs its pool")
         with self._guard("create", kind, name, tuple(payload.values())):
             body = self._call(self._method("create", kind), **params)
         created = wire.unwrap(kind, self.flavour, body)
@@ -470,7 +470,7 @@ class SdkCloud:
         return ids
 
     def _create_member_v2(self, pool_id: str, member: Mapping[str, Any]) -> str:
-        fields = {**member, "pool_id": pool_id}
+        fields = {**member, "pool": pool_id}
         fields.pop("name", None)
         try:
             return self.create("member", str(member["name"]), None, fields, {})

@@ -1,10 +1,13 @@
-"""Wire JSON <-> neutral fields, for both API versions. Pure: no SDK, no I/O.
+"""Wire JSON <-> record fields, for both API versions: the one place that knows both
+vocabularies. Pure: no SDK, no I/O.
 
-Reading: API objects (plain dicts parsed from the response bytes, so keys are the API's own
-names, e.g. ``X-Forwarded-ELB-IP`` inside ``insert_headers``) become `Observed` records with
-the normalisations of `elb_mtls_deploy.cloud.base`. Writing: neutral fields become request
-bodies. Bodies are plain dicts rather than SDK models because models drop None (docs/api-notes.md
-§1 item 2) and the v2 `InsertHeader` model cannot carry every header switch.
+Reading: API objects (plain dicts parsed from the response bytes, so keys are the API's
+own names, e.g. ``X-Forwarded-ELB-IP`` inside ``insert_headers``) become `Observed`
+resources in record field names (`_READERS`, normalised as `cloud.base` says).
+Writing: record fields, references resolved to ids, become request bodies
+(`_WRITE_NAMES`). Bodies are plain dicts rather than SDK models because models drop None
+(docs/api-notes.md §1 item 2) and the v2 `InsertHeader` model cannot carry every header
+switch.
 """
 
 from __future__ import annotations
@@ -52,6 +55,22 @@ _MONITOR_FIELDS = (
     "http_method",
     "monitor_port",
 )
+# Writing: record field -> wire field, per kind and API version; None = not sent in the
+# body (a path parameter, a read-only field, or a record-only identity field).
+_CERT_IDENTITY = {"fingerprint": None, "public_key_fingerprint": None, "chain": None}
+_WRITE_NAMES: Mapping[Kind, Mapping[Flavour, Mapping[str, str | None]]] = {
+    "certificate": {"v3": _CERT_IDENTITY, "v2": _CERT_IDENTITY},
+    "listener": {"v3": {}, "v2": {}},
+    "pool": {
+        "v3": {"listener": "listener_id", "healthmonitor_id": None},
+        "v2": {"listener": "listener_id", "healthmonitor_id": None},
+    },
+    "healthmonitor": {"v3": {"pool": "pool_id"}, "v2": {"pool": "pool_id"}},
+    "member": {
+        "v3": {"pool": None, "subnet_id": "subnet_cidr_id"},
+        "v2": {"pool": None},
+    },
+}
 # The reference is written as "null" by the API when unset; "" is sent to unset it (§2.4).
 _EMPTY_STRING_UNSETS = frozenset({"client_ca_tls_container_ref"})
 
@@ -88,7 +107,7 @@ def normalise_session_persistence(value: Any) -> dict[str, Any] | None:
 
 
 def observed(kind: Kind, flavour: Flavour, item: Mapping[str, Any], **extra: Any) -> Observed:
-    """One API object as an `Observed` record; `extra` fills fields the API omits (pool_id)."""
+    """One API object as an `Observed` resource; `extra` fills fields the API omits (pool)."""
     reader = _READERS[kind]
     fields = reader(flavour, item)
     fields.update(extra)
@@ -123,7 +142,7 @@ def _listener(flavour: Flavour, item: Mapping[str, Any]) -> dict[str, Any]:
 
 def _pool(flavour: Flavour, item: Mapping[str, Any]) -> dict[str, Any]:
     fields = {name: item.get(name) for name in _POOL_FIELDS}
-    fields["listener_id"] = first_id(item.get("listeners"))
+    fields["listener"] = first_id(item.get("listeners"))
     fields["loadbalancer_id"] = first_id(item.get("loadbalancers"))
     fields["session_persistence"] = normalise_session_persistence(item.get("session_persistence"))
     fields["healthmonitor_id"] = _none_if_empty(item.get("healthmonitor_id"))
@@ -132,14 +151,14 @@ def _pool(flavour: Flavour, item: Mapping[str, Any]) -> dict[str, Any]:
 
 def _healthmonitor(flavour: Flavour, item: Mapping[str, Any]) -> dict[str, Any]:
     fields = {name: item.get(name) for name in _MONITOR_FIELDS}
-    fields["pool_id"] = item.get("pool_id") or first_id(item.get("pools"))
+    fields["pool"] = item.get("pool_id") or first_id(item.get("pools"))
     return fields
 
 
 def _member(flavour: Flavour, item: Mapping[str, Any]) -> dict[str, Any]:
     subnet = item.get("subnet_cidr_id") if flavour == "v3" else item.get("subnet_id")
     return {
-        "pool_id": item.get("pool_id"),
+        "pool": item.get("pool_id"),
         "address": item.get("address"),
         "protocol_port": item.get("protocol_port"),
         "weight": item.get("weight"),
@@ -188,14 +207,15 @@ def _public_address(item: Mapping[str, Any]) -> str | None:
 
 
 def _rename_out(kind: Kind, flavour: Flavour, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Neutral names -> wire names; ids that travel in the URL are dropped."""
-    out = dict(fields)
-    if kind == "member":
-        out.pop("pool_id", None)  # a path parameter
-        if flavour == "v3" and "subnet_id" in out:
-            out["subnet_cidr_id"] = out.pop("subnet_id")
-    if kind == "pool":
-        out.pop("healthmonitor_id", None)  # read-only: set by creating the monitor
+    """Record names -> wire names (`_WRITE_NAMES`); what is not sent in a body is dropped:
+    a member's pool (a path parameter), a pool's monitor (read-only: set by creating the
+    monitor), a certificate's identity (compared, never sent)."""
+    names = _WRITE_NAMES[kind][flavour]
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        wire_name = names.get(name, name)
+        if wire_name is not None:
+            out[wire_name] = value
     return out
 
 

@@ -161,7 +161,7 @@ def create_listener(ctx: Context) -> None:
 
 def pool_binding(ctx: Context) -> Finding:
     """Create the listener's pool with `listener_id`: does that set `default_pool_id`?"""
-    fields = {"listener_id": ctx.ids["listener"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
+    fields = {"listener": ctx.ids["listener"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
     ctx.ids["pool"] = ctx.lb.change(
         lambda: ctx.cloud.create("pool", ctx.name("pool"), ctx.marker, fields, {})
     )
@@ -186,7 +186,7 @@ def pool_binding(ctx: Context) -> Finding:
 
 
 def second_pool(ctx: Context) -> Finding:
-    fields = {"listener_id": ctx.ids["listener"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
+    fields = {"listener": ctx.ids["listener"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
     answer, made = ask(
         lambda: ctx.lb.change(
             lambda: ctx.cloud.create("pool", ctx.name("pool-2"), ctx.marker, fields, {})

@@ -148,7 +148,7 @@ def leftovers(lb: Balancer) -> list[Made]:
     found = [_made(o) for o in cloud.list_listeners([lb.id]) if is_probe(o.description)]
     pools = [_made(o) for o in list_all(cloud, "pool") if is_probe(o.description)]
     members = [
-        Made("member", m.id, m.name or m.id, m.fields.get("pool_id"))
+        Made("member", m.id, m.name or m.id, m.fields.get("pool"))
         for m in (cloud.list_members([p.id for p in pools]) if pools else [])
     ]
     certificates = [_made(o) for o in list_all(cloud, "certificate") if is_probe(o.description)]

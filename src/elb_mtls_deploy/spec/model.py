@@ -413,7 +413,6 @@ class Listener(Model):
     name: Name
     loadbalancer: LoadBalancerRef
     port: Port = 443
-    protocol: Literal["HTTPS"] = "HTTPS"
     server_certificate: Name
     # One CA, or several during a client-CA rollover: they are uploaded as one bundle.
     client_ca: Name | Annotated[tuple[Name, ...], Field(min_length=1, max_length=10)] | None = None

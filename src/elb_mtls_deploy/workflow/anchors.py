@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from elb_mtls_deploy.desired import is_known_after_apply
 from elb_mtls_deploy.spec.model import Spec
-from elb_mtls_deploy.state import Record, State, key
+from elb_mtls_deploy.state import Record, Ref, State
 
 if TYPE_CHECKING:
     from elb_mtls_deploy.pki import PkiView
@@ -32,9 +32,9 @@ def trust_anchor_guard(
         have = observed.records.get(want.key)
         if have is None or want.fields.get("type") != "client":
             continue
-        local = want.key.split(":", 1)[1]
-        lost = [p for p in local.split("+") if _is_new(view, p)]
-        where = f" (in the bundle {local})" if "+" in local else ""
+        local = want.key.name
+        lost = [p for p in want.key.bundle() if _is_new(view, p)]
+        where = f" (in the bundle {local})" if len(want.key.bundle()) > 1 else ""
         problem: str | None
         if lost:
             evidence = f"its certificate (id {have.id}){where} is in the cloud"
@@ -92,5 +92,5 @@ def _deployed_leaves(spec: Spec, ca: str, observed: State) -> list[str]:
         for role, cert in spec.all_certificates()
         if role == "server"
         and getattr(cert, "issuer", None) == ca
-        and key("certificate", cert.name) in observed.records
+        and Ref("certificate", cert.name) in observed.records
     ]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from elb_mtls_deploy.errors import SpecError
 from elb_mtls_deploy.spec.model import Spec
-from elb_mtls_deploy.state import State
+from elb_mtls_deploy.state import Ref, State
 
 if TYPE_CHECKING:
     from elb_mtls_deploy.pki import PkiView
@@ -92,16 +92,16 @@ def rollover_warnings(desired: State, observed: State) -> list[str]:
         after = _cas(record.fields.get("client_ca_tls_container_ref"))
         for ca in sorted(before - after):
             warnings.append(
-                f"WARNING: listener {record.key.split(':', 1)[1]} stops trusting CA {ca}: all "
+                f"WARNING: listener {record.key.name} stops trusting CA {ca}: all "
                 "client certificates issued by the old CA stop working"
             )
     return warnings
 
 
 def _cas(ref: Any) -> set[str]:
-    if not isinstance(ref, str) or not ref.startswith("certificate:"):
+    if not isinstance(ref, Ref) or ref.kind != "certificate":
         return set()
-    return set(ref.split(":", 1)[1].split("+"))
+    return set(ref.bundle())
 
 
 def revocation_notes(spec: Spec, base_dir: Path) -> list[str]:

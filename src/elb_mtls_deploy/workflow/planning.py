@@ -19,7 +19,7 @@ from elb_mtls_deploy.errors import PlanError
 from elb_mtls_deploy.observe import digest_source, to_state
 from elb_mtls_deploy.plan import Plan, digest
 from elb_mtls_deploy.spec.model import EmbeddedTarget
-from elb_mtls_deploy.state import State, normal
+from elb_mtls_deploy.state import Ref, State, normal
 from elb_mtls_deploy.workflow.anchors import trust_anchor_guard
 from elb_mtls_deploy.workflow.certs import pki_lock, pki_view, raise_on_errors
 from elb_mtls_deploy.workflow.notes import (
@@ -76,15 +76,15 @@ class Planned:
         return not self.plan.empty or bool(self.pki is not None and self.pki.pending)
 
     @property
-    def placement(self) -> dict[str, str]:
-        """Record key -> the load balancer whose changes it occupies (for `apply.Engine`)."""
+    def placement(self) -> dict[Ref, str]:
+        """Record ref -> the load balancer whose changes it occupies (for `apply.Engine`)."""
         return placement(self.desired, self.observed)
 
 
-def placement(*states: State) -> dict[str, str]:
+def placement(*states: State) -> dict[Ref, str]:
     """Listeners and pools name their load balancer; monitors and members are on their
     pool's. Certificates belong to no load balancer."""
-    where: dict[str, str] = {}
+    where: dict[Ref, str] = {}
     records = [r for s in states for r in (*s.records.values(), *s.duplicates)]
     for kind in ("listener", "pool", "healthmonitor", "member"):
         for record in records:
@@ -92,7 +92,7 @@ def placement(*states: State) -> dict[str, str]:
                 continue
             lb = record.fields.get("loadbalancer_id")
             parent = record.fields.get("listener" if kind == "pool" else "pool")
-            lb = lb or (where.get(parent) if isinstance(parent, str) else None)
+            lb = lb or (where.get(parent) if isinstance(parent, Ref) else None)
             if isinstance(lb, str) and lb:
                 where[record.key] = lb
     return where
