@@ -8,7 +8,7 @@ and reads what happened from the returned `Deployed`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -82,7 +82,7 @@ def apply(
         planned = make_plan(loaded, conn)
         if saved is not None:
             saved_plans.check_still_valid(saved, given, planned)
-            hooks = Hooks(hooks.show, lambda: True, hooks.events, hooks.stop_requested)
+            hooks = replace(hooks, approve=lambda: True)  # the saved plan was the approval
         return _run("apply", planned, loaded, conn, hooks, workers)
 
 
@@ -96,8 +96,6 @@ def destroy(
 ) -> Deployed:
     """Delete everything the stack owns; with `purge_pki`, then the PKI files it made
     (refused before anything is deleted when the PKI directory is not the stack's own)."""
-    from dataclasses import replace
-
     loaded = load(spec, env)
     if purge_pki:
         from elb_mtls_deploy.pki.purge import check_purge
@@ -125,11 +123,11 @@ def _run(
     hooks.show(plan)
     if plan.conflicts:
         raise DeployError("the plan has conflicts; nothing was changed", hint="see the plan above")
+    unchanged = Deployed(command, plan.stack, "no changes", planned.observed, (), planned.observed)
     if not planned.changes:
-        return Deployed(command, plan.stack, "no changes", planned.observed, (), planned.observed,
-                        emulator_dir=where)  # fmt: skip
+        return replace(unchanged, emulator_dir=where)
     if not hooks.approve():
-        return Deployed(command, plan.stack, "cancelled", planned.observed, (), planned.observed)
+        return replace(unchanged, status="cancelled")
     result = converge(
         planned,
         loaded,
