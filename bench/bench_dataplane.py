@@ -59,8 +59,8 @@ def _stdlib_backends(n: int) -> tuple[float, float]:
 
 
 def _demo_backends(n: int) -> tuple[float, float]:
-    from elb_mtls_deploy.emulator.dataplane import _close_all
-    from elb_mtls_deploy.emulator.demo_backend import DemoBackend
+    from elb_mtls_deploy.emulator.data.demo_backend import DemoBackend
+    from elb_mtls_deploy.emulator.data.listeners import _close_all
 
     up = timed(lambda: [DemoBackend("127.0.0.1", 0) for _ in range(n)])
     return up.seconds, timed(lambda: _close_all(up.value)).seconds

@@ -71,7 +71,7 @@ def client(endpoint: str) -> Any:
 def owned_ids(server: Any, stack: str) -> dict[str, list[Any]]:
     """What a Terraform state file would hold for the stack: the id of every resource.
     Read from the emulator's storage directly, so it costs no API request."""
-    from elb_mtls_deploy.emulator.private import state
+    from elb_mtls_deploy.emulator.control.admin import state
 
     dump = state(server.emulator)
     mine = lambda r: str(r.get("name") or "").startswith(f"{stack}-")  # noqa: E731

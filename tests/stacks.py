@@ -12,7 +12,7 @@ import pytest
 
 from elb_mtls_deploy.cli import main
 from elb_mtls_deploy.emulator import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, RunningServer
-from elb_mtls_deploy.emulator.private import state as emulator_state
+from elb_mtls_deploy.emulator.control.admin import state as emulator_state
 
 
 @dataclass

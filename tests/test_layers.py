@@ -55,10 +55,21 @@ def test_the_package_as_it_is_keeps_every_contract(tmp_path: Path) -> None:
     ("module", "line", "contract"),
     [
         ("elb_mtls_deploy/diff.py", "import elb_mtls_deploy.pki.store", "pure core does no I/O"),
-        ("elb_mtls_deploy/emulator/models.py", "import elb_mtls_deploy.state", "Layers"),
+        ("elb_mtls_deploy/emulator/control/models.py", "import elb_mtls_deploy.state", "Layers"),
         ("elb_mtls_deploy/state.py", "import huaweicloudsdkcore", "official SDK"),
         ("elb_mtls_deploy/plan.py", "import elb_mtls_deploy.workflow", "Layers"),
         ("elb_mtls_deploy/brand_new.py", "import elb_mtls_deploy.state", "Layers"),
+        (
+            "elb_mtls_deploy/emulator/data/listeners.py",
+            "import elb_mtls_deploy.emulator.control.models",
+            "Emulator: edges -> control plane -> data plane",
+        ),
+        (
+            "elb_mtls_deploy/emulator/control/admin.py",
+            "from elb_mtls_deploy.emulator.control.api import Emulator",
+            "Emulator control plane",
+        ),
+        ("elb_mtls_deploy/emulator/brand_new.py", "import os", "Emulator: edges"),
     ],
     ids=[
         "core-reads-pki-files",
@@ -66,6 +77,9 @@ def test_the_package_as_it_is_keeps_every_contract(tmp_path: Path) -> None:
         "sdk-outside-cloud",
         "core-imports-workflow",
         "unplaced-new-module",
+        "data-plane-reads-control-models",
+        "admin-imports-api-back",
+        "unplaced-new-emulator-module",
     ],
 )
 def test_a_forbidden_import_breaks_a_contract(

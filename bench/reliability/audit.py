@@ -1,6 +1,6 @@
 """Independent checks of what the emulator holds after a round: duplicates and orphans.
 
-Works on `emulator.private.state()` dumps and the spec *document*, not on the product's
+Works on `emulator.control.admin.state()` dumps and the spec *document*, not on the product's
 own observe/diff, so a bug there cannot hide itself. Names follow the documented scheme
 (`<stack>-<name>`, monitors `<stack>-<pool>-hm`).
 

@@ -40,7 +40,7 @@ from proxy import PROXY_FAULTS, FaultProxy, ProxyFaults, Upstream
 
 from elb_mtls_deploy import cli
 from elb_mtls_deploy.emulator import DEMO_SK, FaultConfig, RunningServer, start_server
-from elb_mtls_deploy.emulator.private import state as emulator_state
+from elb_mtls_deploy.emulator.control.admin import state as emulator_state
 from elb_mtls_deploy.resilient import ResilientCloud
 from elb_mtls_deploy.retry import RetryPolicy
 from elb_mtls_deploy.workflow import session
@@ -362,7 +362,7 @@ class KillSwitch:
                 self.fired = f"{self.mode} at request {self.nth} ({method} {target.split('?')[0]})"
         if fire and self.mode == "drop":
             self._kill()
-            from elb_mtls_deploy.emulator.core import WireResponse
+            from elb_mtls_deploy.emulator.control.wire import WireResponse
 
             return WireResponse(500, drop=True)
         response = self.original(method, target, headers, body)

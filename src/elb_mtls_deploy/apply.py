@@ -198,7 +198,7 @@ class Engine:
         lb = self.placement.get(action.key)
         if lb is None:
             return
-        for listener in self.cloud.list_listeners([lb]):
+        for listener in self.cloud.read("listener", within=[lb]):
             if listener.id == listener_id and listener.fields.get("client_ca_tls_container_ref"):
                 raise PermanentError(
                     f"update listener {action.name}: mutual TLS is still on after the "

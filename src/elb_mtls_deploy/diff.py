@@ -8,7 +8,7 @@ as drift. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -29,7 +29,13 @@ from elb_mtls_deploy.state import (
 def diff(
     desired: State, observed: State, stack: str, flavour: Flavour, observed_digest: str = ""
 ) -> Plan:
-    replaced = _replaced_keys(desired, observed)
+    # Each record's changes are computed once: they decide both replacement and update.
+    changed = {
+        ref: _changes(want, observed.records[ref])
+        for ref, want in desired.records.items()
+        if ref in observed.records
+    }
+    replaced = _replaced_keys(desired, observed, changed)
     actions: list[Action] = []
     for record_key, want in desired.records.items():
         have = observed.records.get(record_key)
@@ -39,10 +45,8 @@ def diff(
             reason = replaced[record_key]
             actions.extend(_creates(want, observed, replaced, reason=reason))
             actions.append(_delete(have, observed, replacement=True, reason=reason))
-        else:
-            changes = _changes(want, have)
-            if changes:
-                actions.append(_update(want, have, changes, observed))
+        elif changed[record_key]:
+            actions.append(_update(want, have, changed[record_key], observed))
     for record_key, have in observed.records.items():
         if record_key not in desired.records:
             actions.append(_delete(have, observed, reason="not in the spec"))
@@ -105,16 +109,14 @@ def _changes(want: Record, have: Record) -> tuple[Change, ...]:
     )
 
 
-def _replaced_keys(desired: State, observed: State) -> dict[Ref, str]:
+def _replaced_keys(
+    desired: State, observed: State, changed: Mapping[Ref, tuple[Change, ...]]
+) -> dict[Ref, str]:
     """Keys to replace: an immutable field changed, or a parent they are bound to is replaced."""
     replaced: dict[Ref, str] = {}
-    for record_key, want in desired.records.items():
-        have = observed.records.get(record_key)
-        if have is None:
-            continue
-        forced = [
-            c for c in _changes(want, have) if forces_replacement(want.kind, c.field, c.old, c.new)
-        ]
+    for record_key, changes in changed.items():
+        kind = desired.records[record_key].kind
+        forced = [c for c in changes if forces_replacement(kind, c.field, c.old, c.new)]
         if forced:
             replaced[record_key] = (
                 ", ".join(f"{c.field}: {_show(c.old)} -> {_show(c.new)}" for c in forced)

@@ -85,23 +85,17 @@ class ResilientCloud:
     ) -> list[LoadBalancerInfo]:
         return self._read(lambda: self.inner.find_loadbalancers(ids, names))
 
-    def list_certificates(self, description: str) -> list[Observed]:
-        return self._read(lambda: self.inner.list_certificates(description))
-
-    def list_listeners(self, loadbalancer_ids: Sequence[str]) -> list[Observed]:
-        return self._read(lambda: self.inner.list_listeners(loadbalancer_ids))
-
-    def list_pools(self, description: str) -> list[Observed]:
-        return self._read(lambda: self.inner.list_pools(description))
-
-    def list_healthmonitors(self, ids: Sequence[str]) -> list[Observed]:
-        return self._read(lambda: self.inner.list_healthmonitors(ids))
-
-    def list_by_ids(self, kind: Kind, ids: Sequence[str]) -> list[Observed]:
-        return self._read(lambda: self.inner.list_by_ids(kind, ids))
-
-    def list_members(self, pool_ids: Sequence[str]) -> list[Observed]:
-        return self._read(lambda: self.inner.list_members(pool_ids))
+    def read(
+        self,
+        kind: Kind,
+        *,
+        description: str | None = None,
+        ids: Sequence[str] | None = None,
+        within: Sequence[str] | None = None,
+    ) -> list[Observed]:
+        return self._read(
+            lambda: self.inner.read(kind, description=description, ids=ids, within=within)
+        )
 
     def provisioning_status(self, loadbalancer_id: str) -> str:
         return self._safe(lambda: self.inner.provisioning_status(loadbalancer_id))
@@ -217,13 +211,13 @@ class ResilientCloud:
             return self._safe(fn, deadline)
 
         if kind == "certificate" and description:
-            listed = read(lambda: inner.list_certificates(description))
+            listed = read(lambda: inner.read("certificate", description=description))
             matches = [c for c in listed if c.name == name]
         elif kind == "listener":
             lb = str(fields.get("loadbalancer_id"))
             matches = [
                 item
-                for item in read(lambda: inner.list_listeners([lb]))
+                for item in read(lambda: inner.read("listener", within=[lb]))
                 if item.name == name
                 and item.description == description
                 and item.fields.get("protocol_port") == fields.get("protocol_port")
@@ -235,7 +229,7 @@ class ResilientCloud:
             listener = fields.get("listener")
             matches = [
                 p
-                for p in read(lambda: inner.list_pools(description))
+                for p in read(lambda: inner.read("pool", description=description))
                 if p.name == name and p.fields.get("listener") == listener
             ]
         elif kind == "healthmonitor":
@@ -246,7 +240,7 @@ class ResilientCloud:
 
     def _monitor_of(self, pool_id: str, deadline: float | None) -> str | None:
         """A pool has at most one monitor; the pool's `healthmonitor_id` names it."""
-        listed = self._safe(lambda: self.inner.list_pools(self.marker), deadline)
+        listed = self._safe(lambda: self.inner.read("pool", description=self.marker), deadline)
         pools = [p for p in listed if p.id == pool_id]
         monitor = pools[0].fields.get("healthmonitor_id") if pools else None
         return str(monitor) if monitor else None

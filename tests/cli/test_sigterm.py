@@ -16,7 +16,7 @@ import pytest
 
 from elb_mtls_deploy.cli import main
 from elb_mtls_deploy.emulator import FaultConfig, RunningServer, start_server
-from elb_mtls_deploy.emulator.private import state as emulator_state
+from elb_mtls_deploy.emulator.control.admin import state as emulator_state
 from tests.cli.conftest import spec_text
 
 pytestmark = pytest.mark.slow

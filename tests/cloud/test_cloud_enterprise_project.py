@@ -21,7 +21,7 @@ def test_lists_and_certificate_creates_carry_the_enterprise_project(
 ) -> None:
     cloud = connect(flavour, DEMO, ENDPOINT, enterprise_project_id="eps-1")
     try:
-        cloud.list_pools(marker("s"))
+        cloud.read("pool", description=marker("s"))
         cloud.create(
             "certificate",
             "s-ca",
@@ -43,7 +43,7 @@ def test_without_an_enterprise_project_nothing_is_added(
 ) -> None:
     cloud = connect("v3", DEMO, ENDPOINT)
     try:
-        cloud.list_pools(marker("s"))
+        cloud.read("pool", description=marker("s"))
     finally:
         cloud.close()
     assert "enterprise_project_id" not in (rsps.calls[-1].request.url or "")

@@ -28,7 +28,7 @@ def test_list_by_ids_finds_unmarked_certificates(
             )
             for i in range(3)
         ]
-        found = cloud.list_by_ids("certificate", ids[:2])
+        found = cloud.read("certificate", ids=ids[:2])
         assert sorted(c.id for c in found) == sorted(ids[:2])
         assert all(c.description in ("", None) for c in found)
         query = parse_qs(urlsplit(rsps.calls[-1].request.url).query)
@@ -36,7 +36,7 @@ def test_list_by_ids_finds_unmarked_certificates(
             assert sorted(query["id"]) == sorted(ids[:2])
         else:
             assert "id" not in query
-        assert cloud.list_by_ids("certificate", []) == []
+        assert cloud.read("certificate", ids=[]) == []
     finally:
         cloud.close()
 

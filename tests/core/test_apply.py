@@ -78,22 +78,17 @@ class FakeCloud:
     def delete_members(self, pool_id: str, ids: Sequence[str]) -> None:
         self._maybe_fail(f"delete_members {pool_id} {sorted(ids)}")
 
-    def list_certificates(self, description: str) -> list[Observed]:
-        self._maybe_fail("list certificates")
-        return [o for o in self.made.values() if o.kind == "certificate"]
-
-    def list_listeners(self, loadbalancer_ids: Sequence[str]) -> list[Observed]:
-        self._maybe_fail("list listeners")
-        return [o for o in self.made.values() if o.kind == "listener"]
-
-    def list_pools(self, description: str) -> list[Observed]:
-        return [o for o in self.made.values() if o.kind == "pool"]
-
-    def list_healthmonitors(self, ids: Sequence[str]) -> list[Observed]:
-        return []
-
-    def list_members(self, pool_ids: Sequence[str]) -> list[Observed]:
-        return []
+    def read(
+        self,
+        kind: Kind,
+        *,
+        description: str | None = None,
+        ids: Sequence[str] | None = None,
+        within: Sequence[str] | None = None,
+    ) -> list[Observed]:
+        if kind in ("certificate", "listener"):
+            self._maybe_fail(f"list {kind}s")
+        return [o for o in self.made.values() if o.kind == kind]
 
     def find_loadbalancers(
         self, ids: Sequence[str], names: Sequence[str]

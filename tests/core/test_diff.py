@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.plan import Plan
 from elb_mtls_deploy.render import render_text
 from elb_mtls_deploy.state import ForeignListener, Record, Ref, State
 
+CA, WEB = Ref("certificate", "ca"), Ref("certificate", "web")
+
 
 def cert(name: str, fp: str, id: str | None = None, type: str = "server") -> Record:
     return Record(
         "certificate",
-        Ref("certificate", f"{name}"),
+        Ref("certificate", name),
         f"s-{name}",
         {"type": type, "fingerprint": fp},
         id,
@@ -23,13 +27,13 @@ def cert(name: str, fp: str, id: str | None = None, type: str = "server") -> Rec
 def listener(
     port: int = 443,
     id: str | None = None,
-    ca: str | None = Ref("certificate", "ca"),
+    ca: Ref | None = CA,
     name: str = "web",
-    server: str = Ref("certificate", "web"),
+    server: Ref = WEB,
 ) -> Record:
     return Record(
         "listener",
-        Ref("listener", f"{name}"),
+        Ref("listener", name),
         f"s-{name}",
         {
             "loadbalancer_id": "lb1",
@@ -45,9 +49,9 @@ def listener(
 def pool(id: str | None = None, name: str = "web") -> Record:
     return Record(
         "pool",
-        Ref("pool", f"{name}"),
+        Ref("pool", name),
         f"s-{name}",
-        {"listener": Ref("listener", f"{name}"), "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
+        {"listener": Ref("listener", name), "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"},
         id,
     )
 
@@ -64,7 +68,7 @@ def member(
         Ref("member", f"{pool_name}:{address}:80"),
         f"s-{pool_name}-{address}-80",
         {
-            "pool": Ref("pool", f"{pool_name}"),
+            "pool": Ref("pool", pool_name),
             "address": address,
             "protocol_port": 80,
             "weight": weight,
@@ -107,6 +111,24 @@ def test_converged_state_gives_an_empty_plan() -> None:
     plan = diff(State.of(full()), State.of(full(ids=True)), "s", "v3")
     assert plan.empty
     assert render_text(plan) == "No changes. Stack 's' matches the spec.\n"
+
+
+def test_each_records_changes_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replacement and update are decided from one comparison per record (issue 15)."""
+    import elb_mtls_deploy.diff as diff_module
+
+    compared: list[Ref] = []
+    real = diff_module._changes
+
+    def counting(want: Record, have: Record) -> Any:
+        compared.append(want.key)
+        return real(want, have)
+
+    monkeypatch.setattr(diff_module, "_changes", counting)
+    desired = State.of([*full()[:4], member("10.0.0.1", 7), member("10.0.0.2")])
+    plan = diff(desired, State.of(full(ids=True)), "s", "v3")
+    assert labels(plan) == [["update member web:10.0.0.1:80"]]
+    assert sorted(compared) == sorted(desired.records)
 
 
 def test_member_weight_change_is_one_update() -> None:

@@ -187,7 +187,15 @@ class ProvisioningCloud:
     def delete_members(self, pool_id: str, ids: Sequence[str]) -> None:
         self._change("lb1", f"delete_members {pool_id}")
 
-    def list_listeners(self, loadbalancer_ids: Sequence[str]) -> list[Observed]:
+    def read(
+        self,
+        kind: Kind,
+        *,
+        description: str | None = None,
+        ids: Sequence[str] | None = None,
+        within: Sequence[str] | None = None,
+    ) -> list[Observed]:
+        assert kind == "listener"
         ref = "CA" if self.still_bound else None
         return [Observed("listener", "L1", "s-web", "m", {"client_ca_tls_container_ref": ref})]
 

@@ -31,7 +31,7 @@ from elb_mtls_deploy.emulator.constants import (
     SEEDED_SHARED_LB_ID,
     SEEDED_SUBNET_ID,
 )
-from elb_mtls_deploy.emulator.private import state as emulator_state
+from elb_mtls_deploy.emulator.control.admin import state as emulator_state
 from elb_mtls_deploy.state import marker
 
 RECIPE = Path(__file__).parents[1] / "pki" / "seed_recipe.sh"
@@ -394,7 +394,7 @@ def test_adoption_and_rotation_drop_no_request_of_an_old_client(world: World) ->
 
     import yaml
 
-    from elb_mtls_deploy.emulator.private import dataplane
+    from elb_mtls_deploy.emulator.control.admin import dataplane
 
     spec = world.root / "spec.yaml"
     code, out, err = world.run(

@@ -18,7 +18,7 @@ import pytest
 
 from elb_mtls_deploy.cli import main
 from elb_mtls_deploy.emulator import DEMO_SK, RunningServer, start_server
-from elb_mtls_deploy.emulator.private import state as emulator_state
+from elb_mtls_deploy.emulator.control.admin import state as emulator_state
 from elb_mtls_deploy.probe import checks
 from elb_mtls_deploy.probe.stack import MARKER_PREFIX
 

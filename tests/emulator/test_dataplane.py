@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import trustme
 
-from elb_mtls_deploy.emulator.dataplane import DataPlane
-from elb_mtls_deploy.emulator.demo_backend import DemoBackend
-from elb_mtls_deploy.emulator.served import ServedListener, ServedMember
+from elb_mtls_deploy.emulator.data.contract import ServedListener, ServedMember
+from elb_mtls_deploy.emulator.data.demo_backend import DemoBackend
+from elb_mtls_deploy.emulator.data.listeners import DataPlane
 
 # What a client sees when the server refuses it: an alert during the handshake (TLS 1.2)
 # or on the first read after it (TLS 1.3), or simply a closed connection.

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from elb_mtls_deploy.emulator.dataplane import DataPlane
-from elb_mtls_deploy.emulator.demo_backend import DemoBackend
-from elb_mtls_deploy.emulator.served import ServedListener, ServedMember
+from elb_mtls_deploy.emulator.data.contract import ServedListener, ServedMember
+from elb_mtls_deploy.emulator.data.demo_backend import DemoBackend
+from elb_mtls_deploy.emulator.data.listeners import DataPlane
 
 pytestmark = pytest.mark.slow
 REQUEST = b"GET /hello HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n"

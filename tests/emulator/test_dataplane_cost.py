@@ -16,9 +16,9 @@ from cp_helpers import https_listener, pool, sdk_client, server_cert
 from huaweicloudsdkelb import v3 as sdk
 
 from elb_mtls_deploy.emulator import start_server
-from elb_mtls_deploy.emulator.dataplane import DataPlane
-from elb_mtls_deploy.emulator.demo_backend import DemoBackend
-from elb_mtls_deploy.emulator.served import ServedListener, ServedMember
+from elb_mtls_deploy.emulator.data.contract import ServedListener, ServedMember
+from elb_mtls_deploy.emulator.data.demo_backend import DemoBackend
+from elb_mtls_deploy.emulator.data.listeners import DataPlane
 
 
 def _no_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,4 +97,4 @@ def test_dataplane_false_starts_no_listener_and_no_demo_backend(state_dir: Path,
         assert not any(name.startswith(("demo-backend-", "dp-accept-")) for name in names)
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", member_port), timeout=2).close()
-        assert again.emulator.plane.enabled is False
+        assert again.emulator.feed.enabled is False

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from elb_mtls_deploy.emulator.dp_headers import (
+from elb_mtls_deploy.emulator.data.contract import ServedListener, ServedMember
+from elb_mtls_deploy.emulator.data.headers import (
     ConnectionFacts,
     ListenerFacts,
     clientcert_header_names,
@@ -25,9 +26,8 @@ from elb_mtls_deploy.emulator.dp_headers import (
     managed_names,
     switch,
 )
-from elb_mtls_deploy.emulator.dp_proxy import WeightedRoundRobin
-from elb_mtls_deploy.emulator.dp_tls import POLICIES, TlsMaterialError, build_context, policy_for
-from elb_mtls_deploy.emulator.served import ServedListener, ServedMember
+from elb_mtls_deploy.emulator.data.proxy import WeightedRoundRobin
+from elb_mtls_deploy.emulator.data.tls import POLICIES, TlsMaterialError, build_context, policy_for
 
 # --- insert_headers switches -------------------------------------------------------------
 

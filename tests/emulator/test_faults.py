@@ -15,7 +15,7 @@ from huaweicloudsdkcore.exceptions.exceptions import (
 from huaweicloudsdkelb import v3 as sdk
 
 from elb_mtls_deploy.emulator import Emulator, FaultConfig, start_server
-from elb_mtls_deploy.emulator.faults import FaultInjector
+from elb_mtls_deploy.emulator.control.faults import FaultInjector
 
 
 def _create_pool(client: Any, name: str) -> Any:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from elb_mtls_deploy.emulator import start_server
-from elb_mtls_deploy.emulator.dataplane import DataPlane
-from elb_mtls_deploy.emulator.demo_backend import DemoBackend
-from elb_mtls_deploy.emulator.served import ServedListener, ServedMember
+from elb_mtls_deploy.emulator.data.contract import ServedListener, ServedMember
+from elb_mtls_deploy.emulator.data.demo_backend import DemoBackend
+from elb_mtls_deploy.emulator.data.listeners import DataPlane
 from elb_mtls_deploy.emulator.server import RunningServer
 
 

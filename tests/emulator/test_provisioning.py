@@ -20,7 +20,7 @@ from huaweicloudsdkelb import v2 as sdk2
 from huaweicloudsdkelb import v3 as sdk
 
 from elb_mtls_deploy.emulator import start_server
-from elb_mtls_deploy.emulator.provisioning import Provisioning
+from elb_mtls_deploy.emulator.control.provisioning import Provisioning
 from elb_mtls_deploy.emulator.server import RunningServer
 
 LONG_MS = 600_000  # longer than any test: the window never ends on its own here

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,8 +11,9 @@ from cp_helpers import sdk_client
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkelb import v3 as sdk
 
-from elb_mtls_deploy.emulator import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK, signing
-from elb_mtls_deploy.emulator.exceptions import SignatureExpired, SignatureInvalid
+from elb_mtls_deploy.emulator import DEMO_AK, DEMO_PROJECT_ID, DEMO_SK
+from elb_mtls_deploy.emulator.control import signing
+from elb_mtls_deploy.emulator.control.exceptions import SignatureExpired, SignatureInvalid
 from elb_mtls_deploy.emulator.server import RunningServer
 
 # From the API signing guide (https://support.huaweicloud.com/intl/en-us/devg-apisign/),
@@ -116,7 +118,8 @@ def test_a_claimed_body_hash_must_be_the_bodys() -> None:
     # naming the empty hash must not let another body ride on it.
     now = datetime(2019, 11, 15, 3, 40, tzinfo=UTC)
     secret = {"AK": EXAMPLE_SK}.get
-    headers = {**_example_headers(EXAMPLE_SIGNATURE), "x-sdk-content-sha256": signing.EMPTY_SHA256}
+    empty_sha256 = hashlib.sha256(b"").hexdigest()
+    headers = {**_example_headers(EXAMPLE_SIGNATURE), "x-sdk-content-sha256": empty_sha256}
     assert signing.verify("GET", EXAMPLE_TARGET, headers, b"", secret, now) == "AK"
     with pytest.raises(SignatureInvalid, match="does not match"):
         signing.verify("GET", EXAMPLE_TARGET, headers, b'{"evil": true}', secret, now)

@@ -23,7 +23,7 @@ import campaigns
 from audit import audit
 from campaign_specs import write
 
-from elb_mtls_deploy.emulator.private import state as emulator_state
+from elb_mtls_deploy.emulator.control.admin import state as emulator_state
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ import campaigns
 from audit import audit
 from proxy import ProxyFaults
 
-from elb_mtls_deploy.emulator.private import state as emulator_state
+from elb_mtls_deploy.emulator.control.admin import state as emulator_state
 
 pytestmark = pytest.mark.slow
 LATE = ProxyFaults(0, 0, 0, 0, read_timeout=1.0, late_max=2.0, late_certificate_creates=1)

@@ -15,7 +15,7 @@ import pytest
 
 from elb_mtls_deploy.cli import main
 from elb_mtls_deploy.emulator import RunningServer, start_server
-from elb_mtls_deploy.emulator.core import WireResponse
+from elb_mtls_deploy.emulator.control.wire import WireResponse
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ import pytest
 from elb_mtls_deploy.emulator import (
     start_server,
 )
-from elb_mtls_deploy.emulator.private import dataplane as emulator_dataplane
+from elb_mtls_deploy.emulator.control.admin import dataplane as emulator_dataplane
 from elb_mtls_deploy.pki import Bundle, load_bundles
 from elb_mtls_deploy.spec.load import load_spec
 from elb_mtls_deploy.verify.handshake import Attempt, ClientIdentity, Probe, attempt

@@ -85,24 +85,20 @@ class CloudApi(Protocol):
         """Load balancers matching any of the ids or names (one list call)."""
         ...
 
-    def list_certificates(self, description: str) -> list[Observed]:
-        """Certificates whose description equals `description` (the stack marker)."""
-        ...
-
-    def list_listeners(self, loadbalancer_ids: Sequence[str]) -> list[Observed]:
-        """Every listener on these load balancers, owned or not (port conflicts)."""
-        ...
-
-    def list_pools(self, description: str) -> list[Observed]: ...
-
-    def list_healthmonitors(self, ids: Sequence[str]) -> list[Observed]: ...
-
-    def list_by_ids(self, kind: Kind, ids: Sequence[str]) -> list[Observed]:
-        """Resources of one kind by id, whoever owns them (adopted resources: docs/import.md)."""
-        ...
-
-    def list_members(self, pool_ids: Sequence[str]) -> list[Observed]:
-        """Members of these pools; each carries `pool`."""
+    def read(
+        self,
+        kind: Kind,
+        *,
+        description: str | None = None,
+        ids: Sequence[str] | None = None,
+        within: Sequence[str] | None = None,
+    ) -> list[Observed]:
+        """Resources of one kind, by at most one filter: `description` (exactly this
+        description: the stack marker on certificates and pools), `ids` (owned or not:
+        adopted resources, monitors by their pool's `healthmonitor_id`), `within` (the
+        listeners of these load balancers, owned or not, for port conflicts; the members
+        of these pools, each carrying `pool`); no filter: every one in the project (not
+        members). An empty `ids` or `within` reads nothing."""
         ...
 
     def create(

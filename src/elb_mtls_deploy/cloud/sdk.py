@@ -306,56 +306,53 @@ class SdkCloud:
                 raise _sdk_error(f"the response to {method} has no provisioning_status")
         return status
 
-    def list_certificates(self, description: str) -> list[Observed]:
-        value: Any = [description] if self.flavour == "v3" else description
-        items = self._list_kind("certificate", description, description=value)
-        return [wire.observed("certificate", self.flavour, i) for i in items]
+    def read(
+        self,
+        kind: Kind,
+        *,
+        description: str | None = None,
+        ids: Sequence[str] | None = None,
+        within: Sequence[str] | None = None,
+    ) -> list[Observed]:
+        """One kind's resources, by at most one filter (see `CloudApi.read`)."""
+        if sum(f is not None for f in (description, ids, within)) > 1:
+            raise ValueError("read takes at most one of description, ids, within")
+        if description is not None:
+            value: Any = [description] if self.flavour == "v3" else description
+            items = self._list_kind(kind, description, description=value)
+        elif ids is not None:
+            items = self._by_ids(kind, ids)
+        elif kind == "member":
+            return self._members(within)
+        elif within is not None:
+            if kind != "listener":
+                raise ValueError(f"a {kind} is not read within a parent")
+            items = self._listeners_of(within)
+        else:
+            items = self._list_kind(kind, "(all)")
+        return [wire.observed(kind, self.flavour, i) for i in items]
 
-    def list_listeners(self, loadbalancer_ids: Sequence[str]) -> list[Observed]:
+    def _listeners_of(self, loadbalancer_ids: Sequence[str]) -> list[dict[str, Any]]:
         """v3: `loadbalancer_id=[...]`; v2's filter is single-valued: one call per LB."""
         items: list[dict[str, Any]] = []
         size = FILTER_CHUNK if self.flavour == "v3" else 1
         for chunk in _chunks(loadbalancer_ids, size):
             value: Any = chunk if self.flavour == "v3" else chunk[0]
             items += self._list_kind("listener", ", ".join(chunk), loadbalancer_id=value)
-        return [wire.observed("listener", self.flavour, i) for i in items]
+        return items
 
-    def list_pools(self, description: str) -> list[Observed]:
-        value: Any = [description] if self.flavour == "v3" else description
-        items = self._list_kind("pool", description, description=value)
-        return [wire.observed("pool", self.flavour, i) for i in items]
-
-    def list_healthmonitors(self, ids: Sequence[str]) -> list[Observed]:
-        """v3: `id=[...]` in chunks; v2: one unfiltered call matched here (scalar filter)."""
+    def _by_ids(self, kind: Kind, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """v3: `id=[...]` in chunks; v2: one unfiltered call matched here (its `id` filter
+        is single-valued)."""
         wanted = set(ids)
         if not wanted:
             return []
+        if self.flavour == "v2":
+            return [i for i in self._list_kind(kind, "(all)") if i.get("id") in wanted]
         items: list[dict[str, Any]] = []
-        if self.flavour == "v3":
-            for chunk in _chunks(ids, FILTER_CHUNK):
-                items += self._list_kind("healthmonitor", ", ".join(chunk), id=chunk)
-        else:
-            items = [i for i in self._list_kind("healthmonitor", "(all)") if i.get("id") in wanted]
-        return [wire.observed("healthmonitor", self.flavour, i) for i in items]
-
-    def list_by_ids(self, kind: Kind, ids: Sequence[str]) -> list[Observed]:
-        """Resources of one kind by id, owned or not (adoption: docs/import.md). v3: `id=[...]`
-        in chunks; v2: one unfiltered call matched here (its `id` filter is single-valued)."""
-        wanted = set(ids)
-        if not wanted:
-            return []
-        items: list[dict[str, Any]] = []
-        if self.flavour == "v3":
-            for chunk in _chunks(sorted(wanted), FILTER_CHUNK):
-                items += self._list_kind(kind, ", ".join(chunk), id=chunk)
-        else:
-            items = [i for i in self._list_kind(kind, "(all)") if i.get("id") in wanted]
-        return [wire.observed(kind, self.flavour, i) for i in items]
-
-    def list_all_listeners(self) -> list[Observed]:
-        """Every listener of the project (`deploy import` checks who else uses a certificate)."""
-        items = self._list_kind("listener", "(all)")
-        return [wire.observed("listener", self.flavour, i) for i in items]
+        for chunk in _chunks(sorted(wanted), FILTER_CHUNK):
+            items += self._list_kind(kind, ", ".join(chunk), id=chunk)
+        return items
 
     def private_key(self, certificate_id: str) -> str | None:
         """A server certificate's key, if the API returns it: not when private-key echo is
@@ -369,8 +366,10 @@ class SdkCloud:
             return None
         return key
 
-    def list_members(self, pool_ids: Sequence[str]) -> list[Observed]:
+    def _members(self, pool_ids: Sequence[str] | None) -> list[Observed]:
         """v3: project-wide `list_all_members(pool_id=[...])`; v2: `list_members` per pool."""
+        if pool_ids is None:
+            raise ValueError("members are read within their pools")
         if self.flavour == "v3":
             return self._list_members_v3(pool_ids)
         out: list[Observed] = []
@@ -483,7 +482,7 @@ class SdkCloud:
             return existing
 
     def _find_member(self, pool_id: str, member: Mapping[str, Any]) -> str | None:
-        for observed in self.list_members([pool_id]):
+        for observed in self.read("member", within=[pool_id]):
             if (observed.fields["address"], observed.fields["protocol_port"]) == (
                 member["address"],
                 member["protocol_port"],

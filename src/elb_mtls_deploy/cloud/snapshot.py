@@ -26,22 +26,22 @@ def take(
     certificates and pools (docs/import.md) are read by id as well: they carry no marker yet."""
     description = marker(stack)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        certificates = pool.submit(cloud.list_certificates, description)
-        listeners = pool.submit(cloud.list_listeners, loadbalancer_ids)
+        certificates = pool.submit(lambda: cloud.read("certificate", description=description))
+        listeners = pool.submit(lambda: cloud.read("listener", within=loadbalancer_ids))
         extra = {kind: ids for kind, ids in (adopted or {}).items() if ids}
         adopted_certs = (
-            pool.submit(cloud.list_by_ids, "certificate", extra["certificate"])
+            pool.submit(lambda: cloud.read("certificate", ids=extra["certificate"]))
             if "certificate" in extra
             else None
         )
-        pools = [p for p in cloud.list_pools(description) if _owned_by_name(p, stack)]
+        pools = [p for p in cloud.read("pool", description=description) if _owned_by_name(p, stack)]
         if "pool" in extra:
-            pools = _union(pools, cloud.list_by_ids("pool", extra["pool"]))
+            pools = _union(pools, cloud.read("pool", ids=extra["pool"]))
         hm_ids = sorted(
             {str(p.fields["healthmonitor_id"]) for p in pools if p.fields.get("healthmonitor_id")}
         )
-        monitors = pool.submit(cloud.list_healthmonitors, hm_ids) if hm_ids else None
-        members = cloud.list_members([p.id for p in pools]) if pools else []
+        monitors = pool.submit(lambda: cloud.read("healthmonitor", ids=hm_ids)) if hm_ids else None
+        members = cloud.read("member", within=[p.id for p in pools]) if pools else []
         return Snapshot(
             tuple(_union(certificates.result(), adopted_certs.result() if adopted_certs else [])),
             tuple(listeners.result()),

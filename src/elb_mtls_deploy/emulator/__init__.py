@@ -1,10 +1,40 @@
 """Embedded Huawei Cloud ELB emulator: the v3/v2 REST API on loopback, state in SQLite.
 
-Control plane: ``urls`` (routing table) -> ``responses`` (wire in/out) -> ``models``
-(resources and invariants over ``db``) with ``exceptions`` serialised only at the edge in
-``core``; ``signing`` verifies SDK-HMAC-SHA256; ``faults`` injects failures; ``plane``
-feeds the data plane (``dataplane``) through the ``served`` contract. This subpackage
-imports nothing from the rest of ``elb_mtls_deploy``: it speaks only the wire format.
+Two halves, each its own subpackage, plus the process edges at this level::
+
+    constants        demo credentials, seeded load balancers, file names
+    server           the loopback HTTP server around an Emulator; discovery of a running one
+    testing          the same Emulator mounted in-process on ``responses`` (no sockets)
+    cli              ``deploy emulator serve|state|reset``
+    control/         the REST API (the control plane)
+      api            Emulator.handle: faults, signature, project, one transaction, feed
+      admin          the unsigned /_emulator/ endpoints (health, state, faults, ...)
+      routes         (method, path template) -> handler
+      handlers       wire in/out; one Resource row per kind (keys, verbs, filters)
+      shapes         per-version wire objects; one Shape row per kind
+      models         the resources and their invariants
+      store          SQLite: resources and data-plane ports; transactions
+      wire           WireResponse and the JSON / error envelopes
+      exceptions     one class per API error
+      signing        SDK-HMAC-SHA256 verification
+      faults         injected latency, errors, busy, lost responses
+      provisioning   PENDING_UPDATE windows after each change
+      seed           the demo load balancers of each project
+      pem            certificate and key checks, server-computed certificate fields
+      insert_headers the listener insert_headers switches and their rules
+      stats          request counters
+      feed           control-plane state -> data.contract values -> the data plane
+    data/            the real mTLS data plane
+      contract       ServedListener / ServedMember and DataPlaneApi: all the halves share
+      listeners      DataPlane: one TLS listener per served listener, demo backends
+      proxy          HTTP/1.1 proxying to members
+      headers        the forwarding headers (pure)
+      tls            ssl contexts from uploaded material and TLS policies
+      sockets        listening sockets and accept loops
+      demo_backend   the echo server standing in for a loopback member
+
+Nothing here imports the rest of ``elb_mtls_deploy`` (it speaks only the wire format), and
+the data plane imports nothing of the control plane; lint-imports holds both.
 """
 
 from __future__ import annotations
@@ -25,16 +55,17 @@ from .constants import (
 )
 
 if TYPE_CHECKING:
-    from .core import Emulator, WireResponse
-    from .faults import FaultConfig
+    from .control.api import Emulator
+    from .control.faults import FaultConfig
+    from .control.wire import WireResponse
     from .server import RunningServer, discover_server, start_server
 
 # The heavy parts (SQLite models, cryptography, servers) load on first use, so that
 # `deploy --help`, which registers the emulator's subcommands, stays fast.
 _LAZY = {
-    "Emulator": "core",
-    "WireResponse": "core",
-    "FaultConfig": "faults",
+    "Emulator": "control.api",
+    "WireResponse": "control.wire",
+    "FaultConfig": "control.faults",
     "RunningServer": "server",
     "discover_server": "server",
     "start_server": "server",

@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import start_server
 
     try:
-        from .faults import FaultConfig
+        from .control.faults import FaultConfig
 
         faults = FaultConfig(
             latency_ms=args.latency_ms,
@@ -124,7 +124,7 @@ def _print_json(value: Any) -> None:
 
 
 def _announcement(args: argparse.Namespace, server: Any) -> dict[str, Any]:
-    from .private import dataplane
+    from .control.admin import dataplane
 
     return {
         "endpoint": server.endpoint,
@@ -154,7 +154,7 @@ def _print_banner(args: argparse.Namespace, server: Any) -> None:
 
 def _print_data_plane(emulator: Any) -> None:
     """Where each HTTPS listener answers now; later changes: `deploy emulator state`."""
-    from .private import dataplane
+    from .control.admin import dataplane
 
     served = dataplane(emulator)["listeners"]
     if not served:
@@ -172,12 +172,12 @@ def _is_state_dir(path: Path) -> bool:
 
 
 def cmd_state(args: argparse.Namespace) -> int:
-    from .private import state
+    from .control.admin import state
 
     if not _is_state_dir(args.state_dir):
         print(f"error: {args.state_dir} is not an emulator state directory", file=sys.stderr)
         return 1
-    from .core import Emulator
+    from .control.api import Emulator
 
     emulator = Emulator(args.state_dir, dataplane=False)
     try:

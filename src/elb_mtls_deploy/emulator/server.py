@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from .constants import SERVER_FILENAME
-from .core import Emulator
+from .control.api import Emulator
 
 HOST = "127.0.0.1"
 MAX_BODY = 16 * 1024 * 1024  # far above any ELB request (a certificate chain is ~10 KB)

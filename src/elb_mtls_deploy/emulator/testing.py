@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from .core import Emulator
+from .control.api import Emulator
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9"
 _METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD")

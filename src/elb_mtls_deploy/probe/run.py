@@ -235,7 +235,7 @@ def open_session(options: Options, env: Mapping[str, str]) -> Iterator[Session]:
         flavour: Flavour = options.api or ("v3" if info.guaranteed else "v2")
         cloud = sdk.connect(flavour, credentials, endpoint)
         try:
-            listeners = cloud.list_listeners([info.id])
+            listeners = cloud.read("listener", within=[info.id])
             used = [int(o.fields.get("protocol_port") or 0) for o in listeners]
             if port is not None and port in used:
                 raise DeployError(

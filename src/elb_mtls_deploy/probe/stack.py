@@ -14,9 +14,8 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from elb_mtls_deploy.cloud import wire
 from elb_mtls_deploy.cloud.base import Observed
 from elb_mtls_deploy.cloud.sdk import SdkCloud
 from elb_mtls_deploy.errors import ConflictError, DeployError, NotFoundError, TransientError
@@ -145,11 +144,11 @@ def leftovers(lb: Balancer) -> list[Made]:
     """Everything under the probe marker: listeners on this load balancer, pools (and their
     members) and certificates anywhere in the project (the probe makes them only here)."""
     cloud = lb.cloud
-    found = [_made(o) for o in cloud.list_listeners([lb.id]) if is_probe(o.description)]
+    found = [_made(o) for o in cloud.read("listener", within=[lb.id]) if is_probe(o.description)]
     pools = [_made(o) for o in list_all(cloud, "pool") if is_probe(o.description)]
     members = [
         Made("member", m.id, m.name or m.id, m.fields.get("pool"))
-        for m in (cloud.list_members([p.id for p in pools]) if pools else [])
+        for m in (cloud.read("member", within=[p.id for p in pools]) if pools else [])
     ]
     certificates = [_made(o) for o in list_all(cloud, "certificate") if is_probe(o.description)]
     return [*members, *pools, *found, *certificates]
@@ -157,9 +156,8 @@ def leftovers(lb: Balancer) -> list[Made]:
 
 def list_all(cloud: SdkCloud, kind: Kind) -> list[Observed]:
     """Every resource of a kind, unfiltered: the list filters match descriptions exactly,
-    and a leftover's run id is not known in advance. Uses the adapter's paged list."""
-    items: list[dict[str, Any]] = cloud._list_kind(kind, "(all, probe leftovers)")
-    return [wire.observed(kind, cloud.flavour, item) for item in items]
+    and a leftover's run id is not known in advance."""
+    return cloud.read(kind)
 
 
 def _made(observed: Observed) -> Made:

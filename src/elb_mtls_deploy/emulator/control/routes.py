@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from . import responses as r
-from .models import CERT, LB, LISTENER, MEMBER, MONITOR, POOL
+from . import handlers as r
+from .models import MEMBER
 
 
 @dataclass(frozen=True)
@@ -36,30 +36,24 @@ def _compile(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}/?$")
 
 
-def _crud(base: str, kind: str, id_param: str) -> list[tuple[str, str, r.Handler]]:
-    item = f"{base}/{{{id_param}}}"
-    return [
-        ("POST", base, r.CREATE(kind)),
-        ("GET", base, r.LIST(kind)),
-        ("GET", item, r.SHOW(kind)),
-        ("PUT", item, r.UPDATE(kind)),
-        ("DELETE", item, r.DELETE(kind)),
-    ]
+def _crud(base: str, row: r.Resource) -> list[tuple[str, str, r.Handler]]:
+    collection = f"{base}/{row.path}"
+    item = f"{collection}/{{{row.id_param}}}"
+    routes = [("GET", collection, r.list_all(row)), ("GET", item, r.show(row))]
+    if row.create is not None:
+        routes.append(("POST", collection, r.create(row)))
+    if row.update is not None:
+        routes.append(("PUT", item, r.update(row)))
+    if row.delete is not None:
+        routes.append(("DELETE", item, r.delete(row)))
+    return routes
 
 
 def _version_routes(version: str) -> list[tuple[str, str, r.Handler]]:
     p = f"/{version}/{{project_id}}/elb"
-    pool_members = f"{p}/pools/{{pool_id}}/members"
-    routes = [
-        *_crud(f"{p}/certificates", CERT, "certificate_id"),
-        *_crud(f"{p}/listeners", LISTENER, "listener_id"),
-        *_crud(f"{p}/pools", POOL, "pool_id"),
-        *_crud(pool_members, MEMBER, "member_id"),
-        *_crud(f"{p}/healthmonitors", MONITOR, "healthmonitor_id"),
-        ("GET", f"{p}/loadbalancers", r.LIST(LB)),
-        ("GET", f"{p}/loadbalancers/{{loadbalancer_id}}", r.SHOW(LB)),
-    ]
+    routes = [route for row in r.RESOURCES.values() for route in _crud(p, row)]
     if version == "v3":
+        pool_members = f"{p}/{r.RESOURCES[MEMBER].path}"
         routes += [
             ("POST", f"{pool_members}/batch-add", r.batch_add_members),
             ("POST", f"{pool_members}/batch-delete", r.batch_delete_members),

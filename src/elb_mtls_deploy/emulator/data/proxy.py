@@ -22,8 +22,8 @@ from http.server import BaseHTTPRequestHandler
 from socketserver import BaseServer
 from typing import cast
 
-from .dp_headers import ConnectionFacts, ListenerFacts, forwarded_headers, is_managed, managed_names
-from .served import ServedListener, ServedMember
+from .contract import ServedListener, ServedMember
+from .headers import ConnectionFacts, ListenerFacts, forwarded_headers, is_managed, managed_names
 
 log = logging.getLogger(__name__)
 

@@ -1,23 +1,25 @@
 """Wire in/out for every API route: parse bodies and queries, call models, build envelopes.
 
-No business rules live here (they are in ``models.py``); this module only knows the two API
-versions' shapes: v3 wraps every body and adds ``request_id`` / ``page_info``; v2 certificate
-bodies are flat and v2 lists carry only the array (+ ``instance_num`` for certificates),
-docs/api-notes.md §2.1, §3.2, §3.3. Accepted request fields mirror the SDK 3.1.219 request models;
-anything else is rejected with 400 so translation bugs surface.
+No business rules live here (they are in ``models``); this module only knows the two API
+versions' envelopes: v3 wraps every body and adds ``request_id`` / ``page_info``; v2
+certificate bodies are flat and v2 lists carry only the array (+ ``instance_num`` for
+certificates), docs/api-notes.md §2.1, §3.2, §3.3. What differs between resource kinds is one
+``Resource`` row each in ``RESOURCES``, read by every handler and by ``routes``. Accepted
+request fields mirror the SDK 3.1.219 request models; anything else is rejected with 400 so
+translation bugs surface.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from . import views
-from .db import Record
 from .exceptions import EmptyBody, InvalidParameter
 from .models import CERT, IMMUTABLE, LB, LISTENER, MEMBER, MONITOR, POOL, Models
+from .shapes import ALL_MEMBERS_FIELDS, SHAPES, Shape
+from .store import Record
 
 
 @dataclass
@@ -34,23 +36,113 @@ class ApiRequest:
 
 Reply = tuple[int, dict[str, Any] | None]
 Handler = Callable[[ApiRequest, Models], Reply]
+Item = dict[str, Any]  # a record and its wire object merged: what list filters look at
+Values = Callable[[Item], set[str | None]]
 
-WRAPPER = {
-    CERT: "certificate",
-    LISTENER: "listener",
-    POOL: "pool",
-    MEMBER: "member",
-    MONITOR: "healthmonitor",
-    LB: "loadbalancer",
-}
-PLURAL = {kind: name + "s" for kind, name in WRAPPER.items()}
-ID_PARAM = {
-    CERT: "certificate_id",
-    LISTENER: "listener_id",
-    POOL: "pool_id",
-    MEMBER: "member_id",
-    MONITOR: "healthmonitor_id",
-    LB: "loadbalancer_id",
+
+# ----------------------------------------------------------------------------- the kinds
+
+
+def _listed_pools(item: Item) -> set[str | None]:
+    return {ref["id"] for ref in item.get("pools") or []}
+
+
+def _bound_listeners(item: Item) -> set[str | None]:
+    return {ref["id"] for ref in item.get("listeners") or []}  # the binding is the listener's
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource kind on the wire: where it lives, how it is wrapped, what each verb calls.
+
+    The wire names follow the kind: the object's key is ``certificate``, the list's
+    ``certificates``, the path parameter ``certificate_id``. Verbs a kind lacks are None
+    (load balancers are read-only here).
+    """
+
+    kind: str
+    path: str  # the collection under /{version}/{project_id}/elb/
+    show: Callable[[Models, ApiRequest, str], Record]
+    create: Callable[[Models, ApiRequest, Item], Record] | None = None
+    update: Callable[[Models, ApiRequest, str, Item], Record] | None = None
+    delete: Callable[[Models, ApiRequest, str], None] | None = None
+    v2_flat: bool = False  # v2 bodies are the bare object; v2 lists add instance_num (§3.2)
+    in_pool: bool = False  # addressed under its pool: listed per pool_id
+    pools_of: Values = _listed_pools  # the pools whose members ?member_address= looks at
+    lookups: Mapping[str, Values] = field(default_factory=dict)  # filters not on a field
+
+    @property
+    def key(self) -> str:
+        return self.kind
+
+    @property
+    def list_key(self) -> str:
+        return self.kind + "s"
+
+    @property
+    def id_param(self) -> str:
+        return self.kind + "_id"
+
+    @property
+    def shape(self) -> Shape:
+        return SHAPES[self.kind]
+
+    def records(self, m: Models, req: ApiRequest) -> list[Record]:
+        """What a list answers from, in creation order (a member list: one pool's)."""
+        if not self.in_pool:
+            return m.all(self.kind)
+        pool_id = req.params["pool_id"]
+        m.get(POOL, pool_id)
+        return [r for r in m.all(self.kind) if r["pool_id"] == pool_id]
+
+
+RESOURCES: dict[str, Resource] = {
+    CERT: Resource(
+        CERT,
+        "certificates",
+        show=lambda m, req, rid: m.get(CERT, rid),
+        create=lambda m, req, fields: m.create_certificate(fields),
+        update=lambda m, req, rid, changes: m.update_certificate(rid, changes),
+        delete=lambda m, req, rid: m.delete_certificate(rid),
+        v2_flat=True,
+    ),
+    LISTENER: Resource(
+        LISTENER,
+        "listeners",
+        show=lambda m, req, rid: m.get(LISTENER, rid),
+        create=lambda m, req, fields: m.create_listener(fields, req.version),
+        update=lambda m, req, rid, changes: m.update_listener(rid, changes, req.version),
+        delete=lambda m, req, rid: m.delete_listener(rid),
+        pools_of=lambda item: {item.get("default_pool_id")},
+    ),
+    POOL: Resource(
+        POOL,
+        "pools",
+        show=lambda m, req, rid: m.get(POOL, rid),
+        create=lambda m, req, fields: m.create_pool(fields, req.version),
+        update=lambda m, req, rid, changes: m.update_pool(rid, changes),
+        delete=lambda m, req, rid: m.delete_pool(rid),
+        pools_of=lambda item: {item["id"]},
+        lookups={"listener_id": _bound_listeners},
+    ),
+    MEMBER: Resource(
+        MEMBER,
+        "pools/{pool_id}/members",
+        show=lambda m, req, rid: m.get_member(req.params["pool_id"], rid),
+        create=lambda m, req, fields: m.create_member(req.params["pool_id"], fields, req.version),
+        update=lambda m, req, rid, changes: m.update_member(req.params["pool_id"], rid, changes),
+        delete=lambda m, req, rid: m.delete_member(req.params["pool_id"], rid),
+        in_pool=True,
+    ),
+    MONITOR: Resource(
+        MONITOR,
+        "healthmonitors",
+        show=lambda m, req, rid: m.get(MONITOR, rid),
+        create=lambda m, req, fields: m.create_healthmonitor(fields),
+        update=lambda m, req, rid, changes: m.update_healthmonitor(rid, changes),
+        delete=lambda m, req, rid: m.delete_healthmonitor(rid),
+    ),
+    LB: Resource(LB, "loadbalancers", show=lambda m, req, rid: m.get(LB, rid)),
 }
 
 
@@ -160,40 +252,43 @@ def _object(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
-def _clean(req: ApiRequest, kind: str, op: str, fields: dict[str, Any]) -> dict[str, Any]:
+def _clean(req: ApiRequest, row: Resource, op: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Reject unknown fields, drop ignored ones, map v2 names to the model vocabulary."""
-    accepted = ACCEPTED[(req.version, kind, op)]
+    accepted = ACCEPTED[(req.version, row.kind, op)]
     if op == "update":
-        accepted |= frozenset(IMMUTABLE.get(kind, ()))  # models.py answers "cannot be updated"
-        if req.version == "v2" and kind == MEMBER:
-            accepted |= {"subnet_id"}
+        # Immutable fields (under either version's name) pass, so that ``models`` answers
+        # "cannot be updated" rather than "unknown field".
+        immutable = frozenset(IMMUTABLE.get(row.kind, ()))
+        accepted |= immutable
+        if req.version == "v2":
+            accepted |= {v2 for v2, name in _V2_RENAMES.items() if name in immutable}
     out: dict[str, Any] = {}
     for name, value in fields.items():
         if name not in accepted:
-            raise InvalidParameter(f"Invalid parameter: unknown field '{name}' in {kind}")
+            raise InvalidParameter(f"Invalid parameter: unknown field '{name}' in {row.kind}")
         if name in _IGNORED_INPUT:
             continue
         out[_V2_RENAMES.get(name, name) if req.version == "v2" else name] = value
     return out
 
 
-def _body_fields(req: ApiRequest, kind: str, op: str) -> dict[str, Any]:
+def _body_fields(req: ApiRequest, row: Resource, op: str) -> dict[str, Any]:
     data = _json(req)
-    if req.version == "v2" and kind == CERT:
-        return _clean(req, kind, op, data)  # flat v2 certificate bodies (docs/api-notes.md §3.2)
-    if WRAPPER[kind] not in data:
-        raise InvalidParameter(f"Invalid parameter: body must be {{'{WRAPPER[kind]}': {{...}}}}")
-    return _clean(req, kind, op, _object(data[WRAPPER[kind]], WRAPPER[kind]))
+    if req.version == "v2" and row.v2_flat:
+        return _clean(req, row, op, data)  # flat v2 certificate bodies (docs/api-notes.md §3.2)
+    if row.key not in data:
+        raise InvalidParameter(f"Invalid parameter: body must be {{'{row.key}': {{...}}}}")
+    return _clean(req, row, op, _object(data[row.key], row.key))
 
 
 # ----------------------------------------------------------------------------- envelopes
 
 
-def _one(req: ApiRequest, m: Models, kind: str, record: Record, status: int = 200) -> Reply:
-    obj = views.render(req.version, kind, m.expand(kind, record))
+def _one(req: ApiRequest, m: Models, row: Resource, record: Record, status: int = 200) -> Reply:
+    obj = row.shape.render(req.version, m.expand(row.kind, record))
     if req.version == "v2":
-        return status, obj if kind == CERT else {WRAPPER[kind]: obj}
-    return status, {"request_id": req.request_id, WRAPPER[kind]: obj}
+        return status, obj if row.v2_flat else {row.key: obj}
+    return status, {"request_id": req.request_id, row.key: obj}
 
 
 def _query_values(req: ApiRequest) -> dict[str, list[str]]:
@@ -213,30 +308,24 @@ _PAGING = frozenset({"limit", "marker", "page_reverse"})
 _IGNORED_FILTERS = frozenset({"include_recycle_bin", "member_device_id", "member_instance_id"})
 
 
-def _matches(m: Models, kind: str, item: dict[str, Any], filters: dict[str, list[str]]) -> bool:
-    for key, wanted in filters.items():
-        if key in _PAGING or key in _IGNORED_FILTERS:
-            continue
-        if key == "member_address":
-            pools = {item["id"]} if kind == POOL else {r["id"] for r in item.get("pools") or []}
-            if kind == LISTENER:
-                pools = {item.get("default_pool_id")}
-            addresses = {x["address"] for x in m.all(MEMBER) if x["pool_id"] in pools}
-            if not addresses & set(wanted):
-                return False
-            continue
-        if key == "listener_id" and kind == POOL:  # the binding is the listener's
-            if not {ref["id"] for ref in item.get("listeners") or []} & set(wanted):
-                return False
-            continue
-        if key == "tls_container_id":  # v2 listener filter over every certificate ref
-            refs = {item.get("default_tls_container_ref"), item.get("client_ca_tls_container_ref")}
-            if not (refs | set(item.get("sni_container_refs") or [])) & set(wanted):
-                return False
-            continue
-        if _as_text(item.get(key)) not in wanted:
-            return False
-    return True
+def _filter_values(m: Models, row: Resource, item: Item, key: str) -> set[str | None]:
+    """The item's values for query key ``key``; it matches if one of them is wanted."""
+    if key == "member_address":
+        pools = row.pools_of(item)
+        return {x["address"] for x in m.all(MEMBER) if x["pool_id"] in pools}
+    if key == "tls_container_id":  # v2 listener filter over every certificate ref
+        refs = {item.get("default_tls_container_ref"), item.get("client_ca_tls_container_ref")}
+        return refs | set(item.get("sni_container_refs") or [])
+    lookup = row.lookups.get(key)
+    return lookup(item) if lookup else {_as_text(item.get(key))}
+
+
+def _matches(m: Models, row: Resource, item: Item, filters: dict[str, list[str]]) -> bool:
+    return all(
+        _filter_values(m, row, item, key) & set(wanted)
+        for key, wanted in filters.items()
+        if key not in _PAGING and key not in _IGNORED_FILTERS
+    )
 
 
 def _paginate(
@@ -269,114 +358,90 @@ def _paginate(
 def _many(
     req: ApiRequest,
     m: Models,
-    kind: str,
+    row: Resource,
     records: list[Record],
     fields: Sequence[str] | None = None,
 ) -> Reply:
-    expanded = [m.expand(kind, r) for r in records]
+    expanded = [m.expand(row.kind, r) for r in records]
     filters = _query_values(req)
     rendered = []
     for record in expanded:
         wire = (
-            views.v3(kind, record, fields)
+            row.shape.v3(record, fields)
             if req.version == "v3" and fields
-            else views.render(req.version, kind, record)
+            else row.shape.render(req.version, record)
         )
-        if _matches(m, kind, {**record, **wire}, filters):
+        if _matches(m, row, {**record, **wire}, filters):
             rendered.append(wire)
     page = _paginate(req, [r["id"] for r in records], rendered)
     if req.version == "v2":
-        body: dict[str, Any] = {PLURAL[kind]: page}
-        if kind == CERT:
+        body: dict[str, Any] = {row.list_key: page}
+        if row.v2_flat:
             body["instance_num"] = len(page)
         return 200, body
     page_info: dict[str, Any] = {"current_count": len(page)}
     if page:
         page_info.update(previous_marker=page[0]["id"], next_marker=page[-1]["id"])
-    return 200, {"request_id": req.request_id, "page_info": page_info, PLURAL[kind]: page}
+    return 200, {"request_id": req.request_id, "page_info": page_info, row.list_key: page}
 
 
 # ----------------------------------------------------------------------------- handlers
 
+Verb = TypeVar("Verb")
 
-def _create(kind: str) -> Handler:
+
+def _verb(row: Resource, verb: Verb | None, name: str) -> Verb:
+    if verb is None:
+        raise ValueError(f"{row.kind} has no {name} (RESOURCES)")  # a routing table bug
+    return verb
+
+
+def create(row: Resource) -> Handler:
+    call = _verb(row, row.create, "create")
+
     def handler(req: ApiRequest, m: Models) -> Reply:
-        fields = _body_fields(req, kind, "create")
-        if kind == CERT:
-            record = m.create_certificate(fields)
-        elif kind == LISTENER:
-            record = m.create_listener(fields, req.version)
-        elif kind == POOL:
-            record = m.create_pool(fields, req.version)
-        elif kind == MEMBER:
-            record = m.create_member(req.params["pool_id"], fields, req.version)
-        else:
-            record = m.create_healthmonitor(fields)
-        return _one(req, m, kind, record, status=201)
+        record = call(m, req, _body_fields(req, row, "create"))
+        return _one(req, m, row, record, status=201)
 
     return handler
 
 
-def _show(kind: str) -> Handler:
+def show(row: Resource) -> Handler:
     def handler(req: ApiRequest, m: Models) -> Reply:
-        if kind == MEMBER:
-            return _one(req, m, kind, m.get_member(req.params["pool_id"], req.params["member_id"]))
-        return _one(req, m, kind, m.get(kind, req.params[ID_PARAM[kind]]))
+        return _one(req, m, row, row.show(m, req, req.params[row.id_param]))
 
     return handler
 
 
-def _update(kind: str) -> Handler:
+def update(row: Resource) -> Handler:
+    call = _verb(row, row.update, "update")
+
     def handler(req: ApiRequest, m: Models) -> Reply:
-        changes = _body_fields(req, kind, "update")
-        rid = req.params[ID_PARAM[kind]]
-        if kind == CERT:
-            record = m.update_certificate(rid, changes)
-        elif kind == LISTENER:
-            record = m.update_listener(rid, changes, req.version)
-        elif kind == POOL:
-            record = m.update_pool(rid, changes)
-        elif kind == MEMBER:
-            record = m.update_member(req.params["pool_id"], rid, changes)
-        else:
-            record = m.update_healthmonitor(rid, changes)
-        return _one(req, m, kind, record)
+        changes = _body_fields(req, row, "update")
+        return _one(req, m, row, call(m, req, req.params[row.id_param], changes))
 
     return handler
 
 
-def _delete(kind: str) -> Handler:
+def delete(row: Resource) -> Handler:
+    call = _verb(row, row.delete, "delete")
+
     def handler(req: ApiRequest, m: Models) -> Reply:
-        rid = req.params[ID_PARAM[kind]]
-        if kind == CERT:
-            m.delete_certificate(rid)
-        elif kind == LISTENER:
-            m.delete_listener(rid)
-        elif kind == POOL:
-            m.delete_pool(rid)
-        elif kind == MEMBER:
-            m.delete_member(req.params["pool_id"], rid)
-        else:
-            m.delete_healthmonitor(rid)
+        call(m, req, req.params[row.id_param])
         return 204, None
 
     return handler
 
 
-def _list(kind: str) -> Handler:
+def list_all(row: Resource) -> Handler:
     def handler(req: ApiRequest, m: Models) -> Reply:
-        records = m.all(kind)
-        if kind == MEMBER:
-            pool_id = req.params["pool_id"]
-            m.get(POOL, pool_id)
-            records = [r for r in records if r["pool_id"] == pool_id]
-        return _many(req, m, kind, records)
+        return _many(req, m, row, row.records(m, req))
 
     return handler
 
 
 def list_all_members(req: ApiRequest, m: Models) -> Reply:
-    return _many(req, m, MEMBER, m.all(MEMBER), views.ALL_MEMBERS_FIELDS)
+    return _many(req, m, RESOURCES[MEMBER], m.all(MEMBER), ALL_MEMBERS_FIELDS)
 
 
 def _items(req: ApiRequest) -> list[dict[str, Any]]:
@@ -389,11 +454,11 @@ def _items(req: ApiRequest) -> list[dict[str, Any]]:
 
 
 def batch_add_members(req: ApiRequest, m: Models) -> Reply:
-    items = [_clean(req, MEMBER, "batch", item) for item in _items(req)]
+    items = [_clean(req, RESOURCES[MEMBER], "batch", item) for item in _items(req)]
     results = m.batch_add_members(req.params["pool_id"], items)
     members = []
     for record, status in results:
-        wire = views.v3(MEMBER, m.expand(MEMBER, record))
+        wire = SHAPES[MEMBER].v3(m.expand(MEMBER, record))
         members.append({**wire, "port_id": None, "ret_status": status})
     return 200, {"request_id": req.request_id, "members": members}
 
@@ -407,6 +472,3 @@ def batch_delete_members(req: ApiRequest, m: Models) -> Reply:
     results = m.batch_delete_members(req.params["pool_id"], items)
     members = [{"id": rid, "ret_status": status} for rid, status in results]
     return 200, {"request_id": req.request_id, "members": members}
-
-
-CREATE, SHOW, UPDATE, DELETE, LIST = _create, _show, _update, _delete, _list

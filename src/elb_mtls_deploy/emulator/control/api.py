@@ -4,62 +4,36 @@ Order per API request: count it, inject faults (latency, error statuses), answer
 with no API as the gateway does (``APIGW.0101``, before any signature check), verify the
 signature and project, run the handler in one SQLite transaction with the request's
 ``LbGuard`` (busy load balancers refused, changed ones marked PENDING_UPDATE before the
-commit), resync the data plane after a successful change, serialise errors at the edge
-(docs/api-notes.md §4.4, §10.2). Transport (HTTP server, ``responses`` mount) lives
-elsewhere; this module never touches sockets.
+commit), feed the data plane after a successful change, and turn errors into their wire
+envelope (``wire``) only here, at the edge (docs/api-notes.md §4.4, §10.2). Paths under
+``/_emulator/`` go to ``admin`` instead. Transport (the HTTP server, the ``responses``
+mount) lives a level up; this module never touches sockets.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
 
-from . import private, signing, urls
-from .constants import DB_FILENAME, DEMO_AK, DEMO_PROJECT_ID, DEMO_SK
-from .db import Store
+from ..constants import DB_FILENAME, DEMO_AK, DEMO_PROJECT_ID, DEMO_SK
+from . import admin, routes, signing
 from .exceptions import ApiError, InternalError, NoSuchRoute, ProjectMismatch
 from .faults import FaultConfig, FaultInjector
+from .feed import DataPlaneFeed
+from .handlers import ApiRequest
 from .models import Models
-from .plane import PlaneSync
 from .provisioning import LbGuard, Provisioning
-from .responses import ApiRequest
 from .seed import seed
 from .stats import Stats
+from .store import Store
+from .wire import WireResponse, error_response, json_response
 
 log = logging.getLogger(__name__)
-
-JSON = "application/json"
-
-
-@dataclass
-class WireResponse:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    drop: bool = False  # close the connection without replying (lost-response fault)
-
-
-def json_response(status: int, payload: Any, request_id: str) -> WireResponse:
-    body = b"" if payload is None else json.dumps(payload).encode("utf-8")
-    headers = {"X-Request-Id": request_id}
-    if payload is not None:
-        headers["Content-Type"] = JSON
-    return WireResponse(status, headers, body)
-
-
-def error_response(error: ApiError, request_id: str) -> WireResponse:
-    payload = {"error_msg": error.message, "error_code": error.code, "request_id": request_id}
-    response = json_response(error.status, payload, request_id)
-    response.headers.update(error.extra_headers)
-    return response
 
 
 def _split_query(raw_query: str) -> list[tuple[str, str]]:
@@ -96,11 +70,11 @@ class Emulator:
         # default. Real quotas vary by account; this lets tests reach 409 ELB.8905.
         self.quotas = dict(quotas or {})
         self.stats = Stats()
-        self.plane = PlaneSync(self.store, enabled=dataplane, demo_backends=demo_backends)
-        self.plane.sync()
+        self.feed = DataPlaneFeed(self.store, enabled=dataplane, demo_backends=demo_backends)
+        self.feed.sync()
 
     def close(self) -> None:
-        self.plane.close()
+        self.feed.close()
         self.store.close()
 
     def handle(
@@ -109,9 +83,9 @@ class Emulator:
         method = method.upper()
         request_id = uuid.uuid4().hex
         path = target.partition("?")[0]
-        if path.startswith("/_emulator/"):
-            return private.handle(self, method, path, body, request_id)
-        matched = urls.match(method, path)
+        if path.startswith(admin.PREFIX):
+            return admin.handle(self, method, path, body, request_id)
+        matched = routes.match(method, path)
         route_key = f"{method} {matched[0].template}" if matched else f"{method} (no route)"
         try:
             response, lost = self._api(method, target, headers, body, request_id, matched)
@@ -131,7 +105,7 @@ class Emulator:
         headers: Mapping[str, str],
         body: bytes,
         request_id: str,
-        matched: tuple[urls.Route, dict[str, str]] | None,
+        matched: tuple[routes.Route, dict[str, str]] | None,
     ) -> tuple[WireResponse, bool]:
         decision = self.faults.decide(method)
         if decision.latency_ms:
@@ -165,7 +139,7 @@ class Emulator:
             status, payload = route.handler(request, models)
             guard.commit()  # inside the transaction: no writer slips in before the mark
         if route.mutating:
-            self.plane.sync()
+            self.feed.sync()
         return json_response(status, payload, request_id), decision.lost
 
     def _secret_for(self, access_key: str) -> str | None:

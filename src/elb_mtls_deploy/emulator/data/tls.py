@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .served import ServedListener
+from .contract import ServedListener
 
 log = logging.getLogger(__name__)
 

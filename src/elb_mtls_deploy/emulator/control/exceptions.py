@@ -1,4 +1,4 @@
-"""One class per API error the emulator can return; serialised only at the edge (core.py).
+"""One class per API error the emulator can return; serialised only at the edge (wire.py).
 
 Body shape (docs/api-notes.md §4.1): ``{"error_msg", "error_code", "request_id"}`` plus an
 ``X-Request-Id`` header, which is the only place the SDK reads the request id from (§4.3).

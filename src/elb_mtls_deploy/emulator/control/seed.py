@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from .constants import (
+from ..constants import (
     DEMO_PROJECT_ID,
     SEEDED_DEDICATED_LB_ID,
     SEEDED_DEDICATED_LB_NAME,
@@ -29,8 +29,8 @@ from .constants import (
     SEEDED_SUBNET_ID,
     SEEDED_VPC_ID,
 )
-from .db import Store
 from .models import LB, iso
+from .store import Store
 
 _NAMESPACE = uuid.UUID("6f0d4e59-2b1a-4c4d-9a7e-0000000000aa")
 

@@ -1,8 +1,8 @@
 """The emulated ELB resources and their invariants, over one SQLite transaction.
 
 Records are plain dicts in the v3 vocabulary (``subnet_cidr_id``, ``created_at`` ISO-8601 Z,
-a listener's ``loadbalancer_id``); the per-version wire shapes live in ``views.py`` and
-``responses.py``. Every rule here raises an ``exceptions`` class; nothing here knows HTTP.
+a listener's ``loadbalancer_id``); the per-version wire shapes live in ``shapes`` and
+``handlers``. Every rule here raises an ``exceptions`` class; nothing here knows HTTP.
 Derived fields (reference lists such as a pool's ``members``) are computed on read by
 ``expand`` so they can never go stale.
 """
@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from . import insert_headers, pem
-from .db import Record, Tx
 from .exceptions import (
     Conflict,
     DuplicatePort,
@@ -29,6 +28,7 @@ from .exceptions import (
     QuotaExceeded,
 )
 from .provisioning import LbGuard
+from .store import Record, Tx
 
 CERT, LISTENER, POOL, MEMBER, MONITOR, LB = (
     "certificate",
@@ -800,38 +800,58 @@ class Models:
 
     def expand(self, kind: str, record: Record) -> Record:
         """Add the reference lists and statuses the API computes (docs/api-notes.md §2.1)."""
-        out = dict(record)
-        if kind == LISTENER:
-            out["loadbalancers"] = ref_list([record["loadbalancer_id"]])
-        elif kind == POOL:
-            listeners = [
-                listener["id"]
-                for listener in self.all(LISTENER)
-                if listener.get("default_pool_id") == record["id"]
-            ]
-            out["listeners"] = ref_list(listeners)
-            out["loadbalancers"] = ref_list(
+        derive = _DERIVED.get(kind)
+        return {**record, **derive(self, record)} if derive else dict(record)
+
+    def _listener_derived(self, record: Record) -> Record:
+        return {"loadbalancers": ref_list([record["loadbalancer_id"]])}
+
+    def _pool_derived(self, record: Record) -> Record:
+        listeners = [
+            listener["id"]
+            for listener in self.all(LISTENER)
+            if listener.get("default_pool_id") == record["id"]
+        ]
+        monitors = [h["id"] for h in self.tx.in_pool(MONITOR, record["id"])]
+        return {
+            "listeners": ref_list(listeners),
+            "loadbalancers": ref_list(
                 [record["loadbalancer_id"]] if record.get("loadbalancer_id") else []
-            )
-            out["members"] = ref_list(m["id"] for m in self.tx.in_pool(MEMBER, record["id"]))
-            monitors = [h["id"] for h in self.tx.in_pool(MONITOR, record["id"])]
-            out["healthmonitor_id"] = monitors[0] if monitors else None
-        elif kind == MEMBER:
-            has_monitor = bool(self.tx.in_pool(MONITOR, record["pool_id"]))
+            ),
+            "members": ref_list(m["id"] for m in self.tx.in_pool(MEMBER, record["id"])),
+            "healthmonitor_id": monitors[0] if monitors else None,
+        }
+
+    def _member_derived(self, record: Record) -> Record:
+        has_monitor = bool(self.tx.in_pool(MONITOR, record["pool_id"]))
+        pool = self.tx.get(POOL, record["pool_id"], self.project_id)
+        return {
             # The emulator probes nothing: monitored members are reported healthy.
-            out["operating_status"] = "ONLINE" if has_monitor else "NO_MONITOR"
-            pool = self.tx.get(POOL, record["pool_id"], self.project_id)
-            out["loadbalancer_id"] = pool.get("loadbalancer_id") if pool else None
-            out["status"] = []
-        elif kind == MONITOR:
-            out["pools"] = ref_list([record["pool_id"]])
-        elif kind == LB:
+            "operating_status": "ONLINE" if has_monitor else "NO_MONITOR",
+            "loadbalancer_id": pool.get("loadbalancer_id") if pool else None,
+            "status": [],
+        }
+
+    def _monitor_derived(self, record: Record) -> Record:
+        return {"pools": ref_list([record["pool_id"]])}
+
+    def _loadbalancer_derived(self, record: Record) -> Record:
+        lb_id = record["id"]
+        return {
             # Truthful, so a client can wait for ACTIVE (docs/api-notes.md §10.2).
-            out["provisioning_status"] = self.guard.status(record["id"])
-            out["listeners"] = ref_list(
-                x["id"] for x in self.all(LISTENER) if x["loadbalancer_id"] == record["id"]
-            )
-            out["pools"] = ref_list(
-                p["id"] for p in self.all(POOL) if p.get("loadbalancer_id") == record["id"]
-            )
-        return out
+            "provisioning_status": self.guard.status(lb_id),
+            "listeners": ref_list(
+                x["id"] for x in self.all(LISTENER) if x["loadbalancer_id"] == lb_id
+            ),
+            "pools": ref_list(p["id"] for p in self.all(POOL) if p.get("loadbalancer_id") == lb_id),
+        }
+
+
+# What each kind's expanded record adds to the stored one (certificates add nothing).
+_DERIVED: dict[str, Callable[[Models, Record], Record]] = {
+    LISTENER: Models._listener_derived,
+    POOL: Models._pool_derived,
+    MEMBER: Models._member_derived,
+    MONITOR: Models._monitor_derived,
+    LB: Models._loadbalancer_derived,
+}

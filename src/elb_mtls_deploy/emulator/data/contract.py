@@ -1,14 +1,15 @@
 """The contract between the emulator's control plane and its data plane.
 
-The control plane turns its SQLite rows into these plain values after every change;
-the data plane serves them. Neither side sees the other's internals.
+The control plane (``control.feed``) turns its SQLite rows into these plain values after
+every change and hands them to a ``DataPlaneApi`` (``data.listeners.DataPlane``), which
+serves them. Neither side sees the other's internals; this module imports nothing of either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,13 @@ class ServedListener:
     vip_address: str = "127.0.0.1"
     insert_headers: Mapping[str, Any] = field(default_factory=dict)
     members: tuple[ServedMember, ...] = ()
+
+
+class DataPlaneApi(Protocol):
+    """What the control plane may call on the data plane."""
+
+    def sync(self, listeners: Sequence[ServedListener]) -> dict[str, int]:
+        """Serve exactly these listeners; return listener_id -> bound loopback port."""
+        ...
+
+    def close(self) -> None: ...

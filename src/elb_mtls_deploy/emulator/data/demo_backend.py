@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from socketserver import BaseServer
 from typing import cast
 
-from .dp_net import AcceptLoop, listen
+from .sockets import AcceptLoop, listen
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class DemoBackend:
     """An echo HTTP server bound to ``host:port`` (0 = any free port) until `close`.
 
     Starting binds one socket (no reverse DNS lookup) and stopping is a wake-up and a join
-    (``dp_net``): milliseconds, so a thousand demo members start and stop quickly.
+    (``sockets``): milliseconds, so a thousand demo members start and stop quickly.
     """
 
     def __init__(self, host: str, port: int) -> None:

@@ -7,7 +7,7 @@ receives plain `ServedListener` values and never sees the control plane's storag
 Reconfiguring a listener never closes its listening socket: each accepted connection is
 wrapped with the `ssl.SSLContext` current when it is accepted, so a certificate or CA change
 applies to new connections while open ones finish on the old one (zero-downtime rotation).
-This module must not import anything outside `elb_mtls_deploy.emulator`.
+It must not import the control plane (lint-imports holds it to ``data``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from .contract import ServedListener
 from .demo_backend import DemoBackend
-from .dp_net import AcceptLoop, listen
-from .dp_proxy import Route, Session, serve_connection
-from .dp_tls import TlsMaterialError, build_context
-from .served import ServedListener
+from .proxy import Route, Session, serve_connection
+from .sockets import AcceptLoop, listen
+from .tls import TlsMaterialError, build_context
 
 log = logging.getLogger(__name__)
 

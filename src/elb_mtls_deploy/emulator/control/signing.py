@@ -20,7 +20,6 @@ from urllib.parse import quote, unquote
 from .exceptions import SignatureExpired, SignatureInvalid
 
 ALGORITHM = "SDK-HMAC-SHA256"
-EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 MAX_CLOCK_SKEW = timedelta(minutes=15)  # docs/api-notes.md §6.2 item 9
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _SIGNED_BODY_TYPES = ("application/json", "application/bson")  # §6.1

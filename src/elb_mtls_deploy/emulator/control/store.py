@@ -1,6 +1,10 @@
-"""SQLite persistence for the emulator: one generic resource table plus small side tables.
+"""SQLite persistence for the control plane: every resource in one table, the data-plane
+ports in another.
 
-Owns connections, transactions and (de)serialisation of rows; knows nothing of the API.
+Owns connections, transactions and (de)serialisation of records (plain dicts, stored as
+JSON); knows nothing of the API beyond a record's ``kind``, ``id``, ``project_id`` and
+``pool_id``, and that deleting a listener frees its data-plane port.
+
 The database holds uploaded private keys in clear, so the state directory is 0700 and the
 database with its WAL/SHM files 0600 (SQLite gives those the database file's mode).
 Every request runs in one transaction; writers take ``BEGIN IMMEDIATE`` so invariant checks
@@ -11,7 +15,6 @@ Schema::
 
     resources(seq INTEGER PK AUTOINCREMENT, kind, id UNIQUE, project_id, body JSON)
     bind_ports(listener_id PK, port)   -- data-plane ports, stable across restarts
-    meta(key PK, value)                -- schema version, private-key-echo switch, ...
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
-SCHEMA_VERSION = "1"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -44,7 +46,6 @@ CREATE TABLE IF NOT EXISTS resources (
 CREATE INDEX IF NOT EXISTS resources_by_kind ON resources (kind, project_id, seq);
 CREATE INDEX IF NOT EXISTS resources_by_pool ON resources (kind, json_extract(body, '$.pool_id'));
 CREATE TABLE IF NOT EXISTS bind_ports (listener_id TEXT PRIMARY KEY, port INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -114,17 +115,6 @@ class Tx:
             "INSERT INTO bind_ports (listener_id, port) VALUES (?, ?) "
             "ON CONFLICT (listener_id) DO UPDATE SET port = excluded.port",
             list(ports.items()),
-        )
-
-    def get_meta(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        self._conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
         )
 
 

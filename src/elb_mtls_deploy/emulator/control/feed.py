@@ -1,31 +1,24 @@
-"""The bridge from control-plane state to the data plane (contract: ``served.py``).
+"""The control plane's feed to the data plane, in the terms of ``data.contract``.
 
 After startup and after every successful mutating request, every HTTPS/TERMINATED_HTTPS
 listener with a server certificate becomes a ``ServedListener`` (its pool's members, the CA
 PEM when mutual auth is on, the previously bound loopback port) and the data plane is told
-to converge; the ports it reports are stored so they survive restarts. The DataPlane class
-is imported lazily so unit tests (``dataplane=False``) never start it.
+to converge; the ports it reports are stored so they survive restarts. This is the only
+control-plane module that knows the data plane exists, and it sees no more of it than the
+contract. ``data.listeners`` is imported lazily, so an emulator without a data plane
+(``dataplane=False``: ``plan``, unit tests) never loads the TLS and proxy code.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
-from collections.abc import Sequence
-from typing import Any, Protocol
 
-from .db import Record, Store, Tx
+from ..data.contract import DataPlaneApi, ServedListener, ServedMember
 from .models import CERT, HTTPS_PROTOCOLS, LB, LISTENER, MEMBER, POOL
-from .served import ServedListener, ServedMember
+from .store import Record, Store, Tx
 
 log = logging.getLogger(__name__)
-
-
-class DataPlaneLike(Protocol):
-    def sync(self, listeners: Sequence[ServedListener]) -> dict[str, int]: ...
-
-    def close(self) -> None: ...
 
 
 def _get(tx: Tx, kind: str, rid: str | None, project_id: str) -> Record | None:
@@ -88,16 +81,17 @@ def served_listeners(tx: Tx) -> list[ServedListener]:
     return served
 
 
-class PlaneSync:
-    """Owns the DataPlane instance (if enabled) and serialises sync calls."""
+class DataPlaneFeed:
+    """Owns the data plane (if enabled) and serialises the feeding of it."""
 
     def __init__(self, store: Store, enabled: bool, demo_backends: bool) -> None:
         self._store = store
         self._lock = threading.Lock()
-        self._plane: DataPlaneLike | None = None
+        self._plane: DataPlaneApi | None = None
         if enabled:
-            module: Any = importlib.import_module(f"{__package__}.dataplane")
-            self._plane = module.DataPlane(host="127.0.0.1", demo_backends=demo_backends)
+            from ..data.listeners import DataPlane  # here: loaded only when serving
+
+            self._plane = DataPlane(host="127.0.0.1", demo_backends=demo_backends)
 
     @property
     def enabled(self) -> bool:
