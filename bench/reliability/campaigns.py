@@ -38,11 +38,12 @@ from audit import Findings, audit
 from campaign_specs import Doc, example_base, large_base, variant, write
 from proxy import PROXY_FAULTS, FaultProxy, ProxyFaults, Upstream
 
-from elb_mtls_deploy import cli, workflow
+from elb_mtls_deploy import cli
 from elb_mtls_deploy.emulator import DEMO_SK, FaultConfig, RunningServer, start_server
 from elb_mtls_deploy.emulator.control.admin import state as emulator_state
 from elb_mtls_deploy.resilient import ResilientCloud
 from elb_mtls_deploy.retry import RetryPolicy
+from elb_mtls_deploy.workflow import session
 
 FAULT_KINDS = ("500", "503", "429", "busy", "lost")
 MAX_RERUNS = 3
@@ -135,12 +136,12 @@ def instrumented(base_seconds: float = 0.02, settle_seconds: float = 15.0) -> It
             settle_seconds=settle_seconds,
         )
 
-    saved = cli._policy, workflow.ResilientCloud
-    cli._policy, workflow.ResilientCloud = policy, _CountingCloud  # type: ignore[misc]
+    saved = cli._policy, session.ResilientCloud
+    cli._policy, session.ResilientCloud = policy, _CountingCloud  # type: ignore[misc]
     try:
         yield
     finally:
-        cli._policy, workflow.ResilientCloud = saved  # type: ignore[misc]
+        cli._policy, session.ResilientCloud = saved  # type: ignore[misc]
 
 
 class FaultCounter:

@@ -2,6 +2,7 @@
 
     DeployError                  root; `str(exc)` is the whole message a user sees
     ├── SpecError                the YAML spec: syntax, schema, references (file:line:col)
+    │   └── ImportRefused        `deploy import` cannot adopt a setup safely (adopt.py)
     ├── CertificateError         PEM, keys, passwords, PKI files, lint errors
     ├── PlanError                saved plans: unreadable, stale, for another stack
     ├── CloudError               the ELB API, translated once in the cloud adapter
@@ -9,11 +10,10 @@
     │   ├── ConflictError        409 (in use, port taken, busy load balancer)
     │   ├── TransientError       429, 5xx, connection problems: safe to retry
     │   └── PermanentError       anything else (400, 401, 403, ...)
-    ├── ApplyError               apply stopped on a permanent failure (carries the report)
-    ├── VerifyError              the verify matrix could not run
     └── FileSystemError          disk full, read-only, permissions (`from_os_error`)
 
-Messages say what was wrong, where, and what to do. They never contain key material,
+`user_message` is the one mapping of any exception to what the CLI prints. Messages say
+what was wrong, where, and what to do. They never contain key material,
 passwords or the secret access key: every message and hint is redacted, when the error is
 made, against the secrets this process knows (`register_secret`: the SK, the security
 token, key and .p12 passwords, each line of a private key sent to the cloud).
@@ -159,14 +159,6 @@ class PermanentError(CloudError):
     """A refusal that repeating will not fix."""
 
 
-class ApplyError(DeployError):
-    """Apply stopped; the partial report has been printed."""
-
-
-class VerifyError(DeployError):
-    """The verify matrix could not be run at all."""
-
-
 class FileSystemError(DeployError):
     """A file or directory the tool writes (PKI dir, saved plan, state) cannot be written."""
 
@@ -198,3 +190,15 @@ def from_os_error(exc: BaseException) -> DeployError | None:
     what, fix = _FILE_PROBLEMS[exc.errno]
     where = exc.filename if exc.filename is not None else "a file"
     return FileSystemError(f"cannot use {where}: {what}", hint=fix)
+
+
+def user_message(exc: Exception) -> tuple[str, str]:
+    """(type name, message) for the one line a user sees: a `DeployError` as it is, an OS
+    error they can fix as a `FileSystemError`, anything else as a bug to report."""
+    exc = exc if isinstance(exc, DeployError) else from_os_error(exc) or exc
+    if isinstance(exc, DeployError):
+        return type(exc).__name__, str(exc)
+    return type(exc).__name__, (
+        f"unexpected {type(exc).__name__}; this is a bug in elb-mtls-deploy "
+        "(run again with --debug for the traceback and report it)"
+    )

@@ -91,7 +91,14 @@ def run(request: Request, env: Mapping[str, str]) -> Result:
 
 
 def _check_request(request: Request) -> None:
-    """Refuse before any API call: a bad stack name, an existing `--out`."""
+    """Refuse before any API call: options of the other target, a bad stack name, an
+    existing `--out`."""
+    embedded = request.region is None
+    if (embedded and request.project_id) or (not embedded and request.state_dir):
+        raise ImportRefused(
+            "--state-dir goes with --embedded, --project-id with --region",
+            hint="see `deploy import --help`",
+        )
     if not _STACK_RE.match(request.stack):
         raise ImportRefused(
             f"--stack {request.stack!r} is not a stack name",
@@ -140,7 +147,7 @@ def _cloud(request: Request, env: Mapping[str, str]) -> Iterator[tuple[SdkCloud,
             lb = _find_loadbalancer(probe, request.loadbalancer)
         finally:
             probe.close()
-        # `auto`: dedicated load balancers speak v3, shared ones v2 (as `workflow._flavour`).
+        # `auto`: dedicated load balancers speak v3, shared ones v2 (as `session._flavour`).
         auto: Flavour = "v3" if lb.guaranteed else "v2"
         flavour: Flavour = "v3" if request.api == "v3" else "v2" if request.api == "v2" else auto
         cloud = sdk.connect(flavour, credentials, endpoint)
@@ -152,27 +159,20 @@ def _cloud(request: Request, env: Mapping[str, str]) -> Iterator[tuple[SdkCloud,
 
 @contextmanager
 def _endpoint(request: Request, env: Mapping[str, str]) -> Iterator[tuple[str, Credentials]]:
-    from elb_mtls_deploy.cloud import sdk
+    """The cloud to read: the region's, or the emulator over existing state (import never
+    starts from an empty emulator: there would be nothing to adopt)."""
+    from elb_mtls_deploy.workflow.session import open_endpoint
 
-    if request.region is not None:
-        credentials = sdk.credentials_from_env(env, request.project_id)
-        yield sdk.endpoint_for_region(request.region), credentials
-        return
-    from elb_mtls_deploy import emulator
-
-    credentials = Credentials(emulator.DEMO_AK, emulator.DEMO_SK, emulator.DEMO_PROJECT_ID)
-    directory = state_dir(request)
-    if not directory.is_dir():
+    directory = state_dir(request) if request.region is None else None
+    if directory is not None and not directory.is_dir():
         raise ImportRefused(
             f"no emulator state in {directory}",
             hint="pass --state-dir (the emulator's state directory), or import from a region",
         )
-    running = emulator.discover_server(directory)
-    if running is not None:
-        yield running, credentials
-        return
-    with emulator.start_server(directory, dataplane=False) as server:
-        yield server.endpoint, credentials
+    with open_endpoint(
+        env, region=request.region, project_id=request.project_id, state_dir=directory
+    ) as where:
+        yield where.url, where.credentials
 
 
 def _find_loadbalancer(cloud: SdkCloud, wanted: str) -> LoadBalancerInfo:
@@ -239,11 +239,11 @@ def _write(base: Path, file: CertFile) -> Path:
 def _validate(spec: Path, env: Mapping[str, str]) -> tuple[list[Any], list[str]]:
     """What `deploy validate` says of the written spec: its findings, or why it cannot be
     validated yet (a key the API did not return)."""
-    from elb_mtls_deploy import workflow
     from elb_mtls_deploy.errors import DeployError
+    from elb_mtls_deploy.workflow import lint_existing, load
 
     try:
-        findings, _ = workflow.lint_existing(workflow.load(spec, env))
+        findings, _ = lint_existing(load(spec, env))
     except DeployError as exc:
         return [], [str(exc)]
     return findings, []

@@ -1,8 +1,8 @@
 """What the CLI shows: text for people, one JSON document for machines (`--output json`).
 
-Owns the `Out` sink (colour only on a terminal, never with `--no-color` or `NO_COLOR`)
-and the shapes of the apply/destroy report and the other command documents. Builds
-values from reports and states; the CLI decides when to print them.
+Owns the `Out` sink (colour only on a terminal, never with `--no-color` or `NO_COLOR`),
+the text lines of every command, and `show_*`: how each command's result is printed
+(the documents' shapes are `documents.py`'s). The CLI decides when to call them.
 """
 
 from __future__ import annotations
@@ -10,14 +10,25 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from elb_mtls_deploy.state import Ref  # light: dataclasses only
+from elb_mtls_deploy.documents import (
+    apply_document,
+    cert_row,
+    import_document,
+    signed_row,
+    stack_outputs,
+    verify_counts,
+    verify_document,
+)
 
 if TYPE_CHECKING:  # imported lazily so `deploy --help` stays fast
     from elb_mtls_deploy.apply import Outcome, Report
-    from elb_mtls_deploy.state import State
+    from elb_mtls_deploy.workflow import Deployed, Events, Validated
+    from elb_mtls_deploy.workflow.commands import Outputs, Verified
 
 _MARK = {"done": "ok", "failed": "FAILED", "not started": "skipped"}
 
@@ -41,6 +52,135 @@ class Out:
         if self.json:
             print(json.dumps(value, indent=2, sort_keys=True, default=str), flush=True)
 
+    def lines(self, lines: Iterable[Any]) -> None:
+        for line in lines:
+            self.line(str(line))
+
+
+def show_validated(out: Out, found: Validated, path: Path) -> None:
+    """`deploy validate`: the findings, what is not issued yet, and the verdict."""
+    out.lines(found.findings)
+    out.lines(f"note: {n}: not issued yet (run `deploy certs {path}`)" for n in found.not_issued)
+    findings = [vars(f) for f in found.findings]
+    out.data({"valid": not found.errors, "findings": findings, "not_issued": found.not_issued})
+    if found.errors:
+        out.err(f"error: {path}: {len(found.errors)} certificate error(s); see above")
+        return
+    listeners = len(found.spec.listeners)
+    out.line(f"{path}: valid (stack {found.spec.stack!r}, {listeners} listener(s))")
+
+
+def show_certs(out: Out, report: Any) -> None:
+    """`deploy certs`: each certificate and what was done to it, then the warnings."""
+    out.lines(cert_line(cert) for cert in report.certificates)
+    out.lines(f for f in report.findings if f.severity != "error")
+    out.data(
+        {
+            "certificates": [cert_row(c) for c in report.certificates],
+            "findings": [vars(f) for f in report.findings],
+        }
+    )
+
+
+def show_history(out: Out, rows: Sequence[Any]) -> None:
+    out.lines(history_line(r) for r in rows)
+    out.data([{k: str(v) for k, v in vars(r).items()} for r in rows])
+
+
+def show_signed(out: Out, certificate: Any, path: Path) -> None:
+    row = signed_row(certificate, path)
+    out.line(f"signed {row['subject']} (serial {row['serial']}, expires {row['not_after'][:10]})")
+    out.line(f"  -> {path}")
+    out.data(row)
+
+
+def show_deployed(out: Out, done: Deployed) -> None:
+    """What apply or destroy did, in words and as one JSON report of every resource."""
+    from elb_mtls_deploy.render import render_text
+
+    if done.status == "cancelled":
+        out.err(f"{done.command} cancelled; nothing was changed")
+    if done.remaining is not None:
+        out.err("error: the cloud still differs from the spec after apply:")
+        out.err(render_text(done.remaining))
+        out.err(
+            "Another writer may be changing this stack at the same time (a second "
+            "pipeline?). Serialise applies (GitLab resource_group) and re-run apply."
+        )
+    if done.status == "applied":
+        out.line("Apply complete; a fresh plan shows no changes.")
+    if done.emulator_dir is not None:
+        out.line(emulator_hint(done.emulator_dir))
+    out.data(
+        apply_document(done.command, done.stack, done.status, done.before, done.reports, done.after)
+    )
+    if done.purged is not None:
+        out.line(
+            f"Deleted {len(done.purged)} PKI file(s) this stack made, per its manifest "
+            "(as asked with --purge-pki)."
+        )
+    elif done.command == "destroy" and done.ok:
+        out.line("The PKI files were kept; pass --purge-pki to delete them too.")
+
+
+def apply_events(out: Out, engine: Callable[[threading.Event | None], None]) -> Events:
+    """What the converge loop reports, as it happens, on `out`."""
+    from elb_mtls_deploy.render import render_text
+    from elb_mtls_deploy.workflow import Events
+
+    def again(plan: Any, attempt: int) -> None:
+        out.line(f"The cloud changed during apply; converging again (pass {attempt}):")
+        out.line(render_text(plan, out.colour))
+
+    return Events(
+        issued=lambda cert: out.line(rollout_line(cert)),
+        outcome=lambda outcome: out.line(progress_line(outcome)),
+        engine=engine,
+        passed=lambda report, seconds: show_pass(out, report, seconds),
+        again=again,
+    )
+
+
+def show_pass(out: Out, report: Report, seconds: float) -> None:
+    """The end of one apply pass: its time, its counts, and each failure."""
+    out.line(f"  ({seconds:.2f}s)")
+    if report.interrupted:
+        out.err("Interrupted: calls in flight were finished; nothing new was started.")
+    out.lines(summary_lines(report))
+    for outcome in report.failed:
+        out.err(f"error: {outcome.action.label}: {outcome.error}")
+    if report.failed or report.interrupted:
+        out.err("Re-run apply to continue from where the cloud is now.")
+
+
+def show_verified(out: Out, found: Verified) -> None:
+    out.lines(verify_lines(found.report))
+    out.data({**verify_document(found.report), "expiring": found.expiring})
+    if found.failed:
+        out.err(f"error: {len(found.failed)} check(s) failed:")
+        for r in found.failed:
+            out.err(f"  {r.listener} {r.check}: {r.detail}")
+    for note in found.expiring:
+        out.err(f"error: {note}")
+
+
+def show_imported(out: Out, result: Any, next_steps: str) -> None:
+    out.line(f"wrote {result.spec} and {len(result.files)} certificate file(s) next to it")
+    out.lines(f"note: {note}" for note in result.notes)
+    out.lines(result.findings)
+    out.lines(f"note: {result.spec} does not validate yet: {p}" for p in result.problems)
+    out.line(next_steps)
+    out.data(import_document(result))
+
+
+def show_probed(out: Out, report: Any, table: Iterable[str], document: Any) -> None:
+    out.lines(table)
+    out.data(document)
+    for problem in report.left_behind:
+        out.err(f"error: left behind: {problem}")
+    if report.aborted:
+        out.err(f"error: the probe run stopped: {report.aborted}")
+
 
 def progress_line(outcome: Outcome) -> str:
     """One line per finished call; with the resource's id once it has one (Terraform's
@@ -55,115 +195,45 @@ def summary_lines(report: Report) -> list[str]:
     return [f"Applied: {done} done, {failed} failed, {skipped} not started."]
 
 
-def error_rows(reports: Iterable[Report]) -> list[dict[str, Any]]:
-    return [
-        {
-            "action": o.action.label,
-            "message": o.error.message if o.error else None,
-            "code": getattr(o.error, "code", None),
-            "request_id": getattr(o.error, "request_id", None),
-        }
-        for report in reports
-        for o in report.failed
-    ]
-
-
-def resource_rows(
-    before: State, reports: Sequence[Report], after: State | None
-) -> list[dict[str, Any]]:
-    """Every resource the stack holds or touched, with its id and what apply did to it.
-
-    Outcomes: created, updated, replaced, deleted, unchanged, failed, not started. A
-    duplicate deleted beside a kept record is its own row (`deposed: true`).
-    """
-    final = after if after is not None else before
-    rows: dict[tuple[Ref, str], dict[str, Any]] = {}
-    for record in final.records.values():
-        rows[(record.key, "")] = _row(record.key, record.kind, record.name, record.id, "unchanged")
-    for report in reports:
-        for outcome in report.outcomes:
-            _apply_outcome(rows, outcome, final)
-    return [rows[k] for k in sorted(rows)]
-
-
-def _row(key: Ref, kind: str, name: str, id_: str | None, outcome: str) -> dict[str, Any]:
-    return {"key": str(key), "kind": kind, "name": name, "id": id_, "outcome": outcome}
-
-
-def _apply_outcome(
-    rows: dict[tuple[Ref, str], dict[str, Any]], outcome: Outcome, final: State
-) -> None:
-    action = outcome.action
-    kept = final.records.get(action.key)
-    if action.op == "delete" and kept is not None and kept.id != action.id:
-        # the old half of a replacement, or a duplicate deleted beside the kept record
-        if not action.replacement:
-            row = _row(action.key, action.kind, action.name, action.id, _word(outcome))
-            rows[(action.key, str(action.id))] = {**row, "deposed": True}
-        elif outcome.status == "done":
-            rows[(action.key, "")]["replaced_id"] = action.id
-        else:
-            rows[(action.key, "")]["outcome"] = _word(outcome)
-        return
-    row = rows.setdefault(
-        (action.key, ""), _row(action.key, action.kind, action.name, action.id, "unchanged")
-    )
-    if outcome.status != "done":
-        row["outcome"] = _word(outcome)
-        return
-    row["outcome"] = _word(outcome)
-    row["id"] = kept.id if kept is not None else (outcome.id or action.id)
-
-
-def _word(outcome: Outcome) -> str:
-    if outcome.status != "done":
-        return outcome.status
-    action = outcome.action
-    if action.replacement:
-        return "replaced"
-    return {"create": "created", "update": "updated", "delete": "deleted"}[action.op]
-
-
-def apply_document(
-    command: str,
-    stack: str,
-    status: str,
-    before: State,
-    reports: Sequence[Report],
-    after: State | None,
-) -> dict[str, Any]:
-    rows = resource_rows(before, reports, after)
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
-    return {
-        "command": command,
-        "stack": stack,
-        "status": status,
-        "passes": len(reports),
-        "summary": dict(sorted(counts.items())),
-        "resources": rows,
-        "errors": error_rows(reports),
-    }
-
-
-def cert_row(cert: Any) -> dict[str, Any]:
-    return {
-        "name": cert.name,
-        "role": cert.role,
-        "action": cert.action,
-        "reason": cert.reason,
-        "fingerprint": cert.fingerprint,
-        "not_after": cert.not_after.isoformat(),
-        "files": [str(f) for f in cert.files],
-    }
-
-
 def cert_line(cert: Any) -> str:
     return (
         f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} sha256:{cert.fingerprint[:16]}…  "
         f"expires {cert.not_after:%Y-%m-%d}" + (f"  ({cert.reason})" if cert.reason else "")
     )
+
+
+def rollout_line(cert: Any) -> str:
+    """A certificate apply issued or renewed, after approval."""
+    return (
+        f"  {cert.action:<8} {cert.role:<6} {cert.name:<24} "
+        f"sha256:{cert.fingerprint[:16]}…  ({cert.reason})"
+    )
+
+
+def history_line(row: Any) -> str:
+    """`deploy certs --history`: one kept generation."""
+    mark = "current" if row.current else ("abandoned" if row.abandoned else "")
+    return (
+        f"  {row.name:<20} {row.generation}  {mark:<9} {row.created[:19]}  "
+        f"sha256:{row.fingerprint[:16]}…  {row.directory}  ({row.reason})"
+    )
+
+
+def emulator_hint(state_dir: Path) -> str:
+    """After an apply on the embedded emulator: how to keep it serving, and verify it."""
+    where = _relative(state_dir)
+    return (
+        f"The embedded emulator keeps this cloud in {where}/. Run `deploy emulator serve "
+        f"--state-dir {where}` to keep the listeners up, then `deploy verify SPEC` (`deploy "
+        "output SPEC` shows where each listener answers)."
+    )
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def verify_lines(report: Any) -> list[str]:
@@ -179,21 +249,6 @@ def verify_lines(report: Any) -> list[str]:
     return lines
 
 
-def verify_counts(report: Any) -> dict[str, int]:
-    results = [r for _, rows in report for r in rows]
-    return {s: sum(1 for r in results if r.status == s) for s in ("pass", "fail", "skip")}
-
-
-def verify_document(report: Any) -> dict[str, Any]:
-    return {
-        "listeners": [
-            {"listener": w.listener, "address": w.address, "source": w.source} for w, _ in report
-        ],
-        "results": [vars(r) for _, rows in report for r in rows],
-        "counts": verify_counts(report),
-    }
-
-
 def write_json(path: Any, value: Mapping[str, Any]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -202,81 +257,11 @@ def write_json(path: Any, value: Mapping[str, Any]) -> None:
         raise OSError(exc.errno, exc.strerror, exc.filename or str(path)) from exc
 
 
-def stack_outputs(
-    spec: Any,
-    loadbalancers: Mapping[Any, Any],
-    observed: State,
-    served: Sequence[Mapping[str, Any]] | None,
-) -> dict[str, Any]:
-    """`deploy output`: ids, addresses and (on the emulator) data-plane endpoints.
-
-    `served` is the emulator's data plane (None: not the emulator, or not running).
-    """
-    records = observed.records
-
-    def ident(ref: Ref) -> str | None:
-        record = records.get(ref)
-        return record.id if record is not None else None
-
-    lbs = loadbalancers
-    listeners = []
-    for listener in spec.listeners:
-        lb = lbs[listener.loadbalancer]
-        cloud = f"{spec.stack}-{listener.name}"
-        host = lb.public_address or lb.vip_address
-        endpoint = next(
-            (
-                f"https://{item['address']}:{item['port']}/"
-                for item in served or ()
-                if item.get("name") == cloud and item.get("loadbalancer_id") == lb.id
-            ),
-            None,
-        )
-        pool = listener.pool_name
-        deployed = records.get(Ref("listener", listener.name))
-        # the port the cloud has (the spec's may not be applied yet)
-        port = int(deployed.fields.get("protocol_port") or listener.port) if deployed else None
-        listeners.append(
-            {
-                "name": listener.name,
-                "id": deployed.id if deployed else None,
-                "port": port if port is not None else listener.port,
-                "deployed": deployed is not None,
-                "loadbalancer_id": lb.id,
-                "address": f"{host}:{port}" if host and port is not None else None,
-                "dataplane": endpoint,
-                "pool": {"name": pool, "id": ident(Ref("pool", pool))},
-                "members": [
-                    {
-                        "address": m.address,
-                        "port": m.port,
-                        "id": ident(Ref.member(pool, m.address, m.port)),
-                    }
-                    for m in listener.pool.members
-                ],
-                "server_certificate": listener.server_certificate,
-                "client_ca": listener.client_ca_bundle,
-            }
-        )
-    certificates = [
-        {"name": r.key.name, "id": r.id, "fingerprint": r.fields.get("fingerprint")}
-        for r in observed.by_kind("certificate")
-    ]
-    return {
-        "stack": spec.stack,
-        "loadbalancers": [
-            {
-                "id": lb.id,
-                "name": lb.name,
-                "type": "dedicated" if lb.guaranteed else "shared",
-                "vip_address": lb.vip_address,
-                "public_address": lb.public_address,
-            }
-            for lb in sorted(lbs.values(), key=lambda lb: lb.name)
-        ],
-        "listeners": listeners,
-        "certificates": sorted(certificates, key=lambda c: c["name"]),
-    }
+def show_outputs(out: Out, found: Outputs) -> None:
+    """`deploy output`: the stack as deployed, in lines and as one document."""
+    document = stack_outputs(found.spec, found.loadbalancers, found.observed, found.dataplane)
+    out.lines(output_lines(document, found.note))
+    out.data(document)
 
 
 def output_lines(document: Mapping[str, Any], dataplane_note: str | None) -> list[str]:

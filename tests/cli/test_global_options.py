@@ -6,14 +6,15 @@ import json
 
 import pytest
 
-from elb_mtls_deploy.cli import _globals, _parser, main
+from elb_mtls_deploy.cli import _parser, main
+from elb_mtls_deploy.cli_args import fill_globals
 from tests.cli.conftest import Stack, spec_text
 
 
 def parsed(*argv: str) -> dict[str, object]:
     parser = _parser()
     args = parser.parse_args(list(argv))
-    _globals(parser, args)
+    fill_globals(parser, args)
     return {k: getattr(args, k) for k in ("debug", "output", "no_color", "retries")}
 
 
@@ -106,3 +107,28 @@ def test_an_error_is_a_json_document_too(
     assert document["error"]["type"] == "SpecError"
     assert "missing.yaml: no such file" in document["error"]["message"]
     assert "error: missing.yaml: no such file" in captured.err
+
+
+@pytest.mark.parametrize("where", [("--embedded",), ("--region", "cn-north-4")])
+def test_import_reads_once_so_it_refuses_the_retry_options(
+    where: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["import", "--loadbalancer", "lb", "--stack", "shop", "--out", "s.yaml", *where]
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--retries", "3"])
+    assert stopped.value.code == 1
+    assert "unrecognized arguments: --retries 3" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        main(["--retry-timeout", "9", *argv])
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert "--retry-timeout applies only to plan, apply, destroy, verify, output" in err
+
+
+def test_revoked_out_still_prints_its_document_with_output_json(stack: Stack) -> None:
+    stack.write(spec_text())
+    deny = stack.spec.parent / "deny.json"
+    code, out, err = stack.run("revoked", str(stack.spec), "--out", str(deny), "--output", "json")
+    assert code == 0, err
+    assert json.loads(out) == json.loads(deny.read_text())
+    assert json.loads(out)["entries"] == []

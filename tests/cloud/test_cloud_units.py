@@ -11,11 +11,7 @@ import pytest
 from huaweicloudsdkcore.exceptions import exceptions as sdk_exc
 
 from elb_mtls_deploy.cloud import wire
-from elb_mtls_deploy.cloud.credentials import (
-    credentials_from_env,
-    endpoint_for_region,
-    region_from_env,
-)
+from elb_mtls_deploy.cloud.credentials import credentials_from_env, endpoint_for_region
 from elb_mtls_deploy.cloud.translate import (
     RETRY_AFTER_ATTR,
     is_busy,
@@ -64,9 +60,7 @@ def test_missing_credentials_name_the_variables_but_not_the_secret() -> None:
     assert not isinstance(info.value, PermanentError)
 
 
-def test_region_and_endpoint() -> None:
-    assert region_from_env({"HW_REGION_NAME": "cn-north-4"}) == "cn-north-4"
-    assert region_from_env({}) is None
+def test_endpoint_for_region() -> None:
     assert endpoint_for_region("ap-southeast-1") == "https://elb.ap-southeast-1.myhuaweicloud.com"
     with pytest.raises(DeployError):
         endpoint_for_region("evil.example.com/")

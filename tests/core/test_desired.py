@@ -203,7 +203,7 @@ def test_european_regions_offer_only_four_tls_policies(tmp_path: Path) -> None:
 
 
 def test_client_certificate_headers_on_the_real_cloud_come_with_a_note(tmp_path: Path) -> None:
-    from elb_mtls_deploy.workflow import feature_notes
+    from elb_mtls_deploy.workflow.notes import feature_notes
 
     target = "{kind: huaweicloud, region: cn-north-4, project_id: " + "a" * 32 + "}"
     with_headers = spec(

@@ -1,5 +1,5 @@
-"""Where the AK/SK, security token, project and region come from, and which endpoint a
-region has.
+"""Where the AK/SK, security token and project come from, and which endpoint a region has
+(the region itself is always the spec's `region:`; nothing reads `HW_REGION_NAME`).
 
 Owns the environment-variable contract only; imports no SDK (cheap at start-up) and never
 lets the secret key or the token into a message (both are registered for redaction).
@@ -20,7 +20,6 @@ _SK = ("HUAWEICLOUD_SDK_SK", "HW_SECRET_KEY")
 _PROJECT = ("HUAWEICLOUD_SDK_PROJECT_ID", "HW_PROJECT_ID")
 # Temporary (STS) credentials: AK/SK plus a security token (docs/api-notes.md §10.1).
 _TOKEN = ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "HW_SECURITY_TOKEN")
-_REGION = ("HW_REGION_NAME",)
 
 # Region ids look like cn-north-4, ap-southeast-1, my-kualalumpur-1 (docs/api-notes.md §5.1).
 _REGION_ID = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
@@ -54,11 +53,6 @@ def credentials_from_env(env: Mapping[str, str], project_id: str | None = None) 
             + (" (or set project_id in the spec)" if _PROJECT in missing else ""),
         )
     return Credentials(access_key=ak, secret_key=sk, project_id=project, security_token=token)
-
-
-def region_from_env(env: Mapping[str, str]) -> str | None:
-    """The region named by `HW_REGION_NAME`, or None."""
-    return _first(env, _REGION)
 
 
 def endpoint_for_region(region: str) -> str:

@@ -25,11 +25,7 @@ from typing import Any
 
 from elb_mtls_deploy.cloud import wire
 from elb_mtls_deploy.cloud.base import Credentials, LoadBalancerInfo, Observed
-from elb_mtls_deploy.cloud.credentials import (
-    credentials_from_env,
-    endpoint_for_region,
-    region_from_env,
-)
+from elb_mtls_deploy.cloud.credentials import credentials_from_env, endpoint_for_region
 from elb_mtls_deploy.cloud.translate import RETRY_AFTER_ATTR, translating
 from elb_mtls_deploy.errors import ConflictError, DeployError, NotFoundError, PermanentError
 from elb_mtls_deploy.state import Flavour, Kind
@@ -39,7 +35,6 @@ __all__ = [
     "connect",
     "credentials_from_env",
     "endpoint_for_region",
-    "region_from_env",
 ]
 
 MAX_PAGE_SIZE = 2000  # v3 `limit` maximum (docs/api-notes.md §2.9)

@@ -2,7 +2,7 @@
 until a fresh plan is empty (at most `MAX_PASSES` times).
 
 Owns the policy, not the words: it reports through `Events` and returns a `Result`; the
-CLI prints and picks the exit code. Approval is the caller's, given before `converge` is
+CLI prints and picks the exit code. Approval is taken (`deploy.py`) before `converge` is
 called. A stop request (Ctrl-C, SIGTERM) is honoured the way the engine does: calls in
 flight finish, nothing new starts, and no further pass begins.
 """
@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from elb_mtls_deploy import workflow
 from elb_mtls_deploy.apply import Engine, Outcome, Report, initial_ids
 from elb_mtls_deploy.plan import Plan
 from elb_mtls_deploy.state import State
+from elb_mtls_deploy.workflow.planning import Planned, issue_planned, make_plan
+from elb_mtls_deploy.workflow.session import Connection, Loaded
 
 MAX_PASSES = 3  # passes before giving up on a cloud that keeps changing under us
 
@@ -49,9 +50,9 @@ class Result:
 
 
 def converge(
-    planned: workflow.Planned,
-    loaded: workflow.Loaded,
-    conn: workflow.Connection,
+    planned: Planned,
+    loaded: Loaded,
+    conn: Connection,
     *,
     destroy: bool,
     workers: int,
@@ -69,7 +70,7 @@ def converge(
         if report.failed:
             result.status = "failed"
             return result
-        planned = workflow.make_plan(loaded, conn, destroy=destroy, issued=planned.issued)
+        planned = make_plan(loaded, conn, destroy=destroy, issued=planned.issued)
         result.after = planned.observed
         if planned.plan.empty:
             return result
@@ -80,11 +81,9 @@ def converge(
     return result
 
 
-def _issue(
-    planned: workflow.Planned, loaded: workflow.Loaded, conn: workflow.Connection, events: Events
-) -> workflow.Planned:
+def _issue(planned: Planned, loaded: Loaded, conn: Connection, events: Events) -> Planned:
     """After approval: issue what the plan said (the PKI is written here, never in plan)."""
-    issued, report = workflow.issue_planned(loaded, conn, planned)
+    issued, report = issue_planned(loaded, conn, planned)
     for cert in report.certificates if report is not None else ():
         if cert.action != "kept" or cert.files:
             events.issued(cert)
@@ -92,9 +91,9 @@ def _issue(
 
 
 def _run(
-    planned: workflow.Planned,
-    loaded: workflow.Loaded,
-    conn: workflow.Connection,
+    planned: Planned,
+    loaded: Loaded,
+    conn: Connection,
     workers: int,
     events: Events,
     stop_requested: Callable[[], bool],
