@@ -70,6 +70,12 @@ def test_the_package_as_it_is_keeps_every_contract(tmp_path: Path) -> None:
             "Emulator control plane",
         ),
         ("elb_mtls_deploy/emulator/brand_new.py", "import os", "Emulator: edges"),
+        ("elb_mtls_deploy/cli.py", "import elb_mtls_deploy.apply", "only through workflow/"),
+        (
+            "elb_mtls_deploy/workflow/session.py",
+            "import elb_mtls_deploy.workflow.deploy",
+            "Layers inside workflow/",
+        ),
     ],
     ids=[
         "core-reads-pki-files",
@@ -80,6 +86,8 @@ def test_the_package_as_it_is_keeps_every_contract(tmp_path: Path) -> None:
         "data-plane-reads-control-models",
         "admin-imports-api-back",
         "unplaced-new-emulator-module",
+        "cli-drives-the-engine",
+        "workflow-session-imports-a-command",
     ],
 )
 def test_a_forbidden_import_breaks_a_contract(
