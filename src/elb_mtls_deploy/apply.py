@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from elb_mtls_deploy.cloud.base import CloudApi
+from elb_mtls_deploy.cloud.base import CloudApi, Query
 from elb_mtls_deploy.errors import CloudError, PermanentError, TransientError
 from elb_mtls_deploy.plan import Action, Plan
 from elb_mtls_deploy.state import Record, Ref, marker
@@ -198,7 +198,7 @@ class Engine:
         lb = self.placement.get(action.key)
         if lb is None:
             return
-        for listener in self.cloud.read("listener", within=[lb]):
+        for listener in self.cloud.read(Query("listener", within=[lb])):
             if listener.id == listener_id and listener.fields.get("client_ca_tls_container_ref"):
                 raise PermanentError(
                     f"update listener {action.name}: mutual TLS is still on after the "

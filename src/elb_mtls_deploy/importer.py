@@ -25,7 +25,7 @@ from elb_mtls_deploy.adopt import (
     describe,
     refusals,
 )
-from elb_mtls_deploy.cloud.base import Credentials, LoadBalancerInfo
+from elb_mtls_deploy.cloud.base import Credentials, LoadBalancerInfo, Query
 from elb_mtls_deploy.state import Flavour
 
 if TYPE_CHECKING:
@@ -194,22 +194,22 @@ def _find_loadbalancer(cloud: SdkCloud, wanted: str) -> LoadBalancerInfo:
 
 def read(cloud: SdkCloud, lb: LoadBalancerInfo, wanted: Sequence[str]) -> Inventory:
     """Everything the chosen listeners use: read calls only."""
-    listeners = choose_listeners(cloud.read("listener", within=[lb.id]), wanted, lb)
+    listeners = choose_listeners(cloud.read(Query("listener", within=[lb.id])), wanted, lb)
     refs = ("default_tls_container_ref", "client_ca_tls_container_ref")
     cert_ids = sorted({str(x.fields[r]) for x in listeners for r in refs if x.fields.get(r)})
     pool_ids = sorted({str(x.fields.get("default_pool_id")) for x in listeners} - {"None"})
-    certificates = {c.id: c for c in cloud.read("certificate", ids=cert_ids)}
+    certificates = {c.id: c for c in cloud.read(Query("certificate", ids=cert_ids))}
     missing = sorted(set(cert_ids) - set(certificates))
     if missing:
         raise ImportRefused(
             f"certificate(s) {', '.join(missing)} used by the listeners were not found",
             hint="check the listeners in the console",
         )
-    pools = {p.id: p for p in cloud.read("pool", ids=pool_ids)}
+    pools = {p.id: p for p in cloud.read(Query("pool", ids=pool_ids))}
     hm_ids = sorted({str(p.fields.get("healthmonitor_id")) for p in pools.values()} - {"None"})
-    monitors = {m.id: m for m in cloud.read("healthmonitor", ids=hm_ids)}
+    monitors = {m.id: m for m in cloud.read(Query("healthmonitor", ids=hm_ids))}
     members: dict[str, list[Any]] = {}
-    for member in cloud.read("member", within=list(pools)) if pools else []:
+    for member in cloud.read(Query("member", within=list(pools))) if pools else []:
         members.setdefault(str(member.fields.get("pool")), []).append(member)
     servers = {str(x.fields["default_tls_container_ref"]) for x in listeners}
     keys = {cid: k for cid in sorted(servers) if (k := cloud.private_key(cid)) is not None}
@@ -217,7 +217,7 @@ def read(cloud: SdkCloud, lb: LoadBalancerInfo, wanted: Sequence[str]) -> Invent
         loadbalancer=lb,
         flavour=cloud.flavour,
         listeners=tuple(listeners),
-        all_listeners=tuple(cloud.read("listener")),
+        all_listeners=tuple(cloud.read(Query("listener"))),
         certificates=certificates,
         pools=pools,
         healthmonitors=monitors,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from elb_mtls_deploy.cloud.base import CloudApi, LoadBalancerInfo, Observed
+from elb_mtls_deploy.cloud.base import CloudApi, LoadBalancerInfo, Observed, Query
 from elb_mtls_deploy.errors import (
     CloudError,
     ConflictError,
@@ -85,17 +85,8 @@ class ResilientCloud:
     ) -> list[LoadBalancerInfo]:
         return self._read(lambda: self.inner.find_loadbalancers(ids, names))
 
-    def read(
-        self,
-        kind: Kind,
-        *,
-        description: str | None = None,
-        ids: Sequence[str] | None = None,
-        within: Sequence[str] | None = None,
-    ) -> list[Observed]:
-        return self._read(
-            lambda: self.inner.read(kind, description=description, ids=ids, within=within)
-        )
+    def read(self, query: Query) -> list[Observed]:
+        return self._read(lambda: self.inner.read(query))
 
     def provisioning_status(self, loadbalancer_id: str) -> str:
         return self._safe(lambda: self.inner.provisioning_status(loadbalancer_id))
@@ -211,13 +202,13 @@ class ResilientCloud:
             return self._safe(fn, deadline)
 
         if kind == "certificate" and description:
-            listed = read(lambda: inner.read("certificate", description=description))
+            listed = read(lambda: inner.read(Query("certificate", description=description)))
             matches = [c for c in listed if c.name == name]
         elif kind == "listener":
             lb = str(fields.get("loadbalancer_id"))
             matches = [
                 item
-                for item in read(lambda: inner.read("listener", within=[lb]))
+                for item in read(lambda: inner.read(Query("listener", within=[lb])))
                 if item.name == name
                 and item.description == description
                 and item.fields.get("protocol_port") == fields.get("protocol_port")
@@ -229,7 +220,7 @@ class ResilientCloud:
             listener = fields.get("listener")
             matches = [
                 p
-                for p in read(lambda: inner.read("pool", description=description))
+                for p in read(lambda: inner.read(Query("pool", description=description)))
                 if p.name == name and p.fields.get("listener") == listener
             ]
         elif kind == "healthmonitor":
@@ -240,7 +231,9 @@ class ResilientCloud:
 
     def _monitor_of(self, pool_id: str, deadline: float | None) -> str | None:
         """A pool has at most one monitor; the pool's `healthmonitor_id` names it."""
-        listed = self._safe(lambda: self.inner.read("pool", description=self.marker), deadline)
+        listed = self._safe(
+            lambda: self.inner.read(Query("pool", description=self.marker)), deadline
+        )
         pools = [p for p in listed if p.id == pool_id]
         monitor = pools[0].fields.get("healthmonitor_id") if pools else None
         return str(monitor) if monitor else None

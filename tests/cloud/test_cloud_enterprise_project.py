@@ -11,6 +11,7 @@ import pytest
 import responses
 from cloud_stack import DEMO, ENDPOINT
 
+from elb_mtls_deploy.cloud.base import Query
 from elb_mtls_deploy.cloud.sdk import connect
 from elb_mtls_deploy.state import Flavour, marker
 
@@ -21,7 +22,7 @@ def test_lists_and_certificate_creates_carry_the_enterprise_project(
 ) -> None:
     cloud = connect(flavour, DEMO, ENDPOINT, enterprise_project_id="eps-1")
     try:
-        cloud.read("pool", description=marker("s"))
+        cloud.read(Query("pool", description=marker("s")))
         cloud.create(
             "certificate",
             "s-ca",
@@ -43,7 +44,7 @@ def test_without_an_enterprise_project_nothing_is_added(
 ) -> None:
     cloud = connect("v3", DEMO, ENDPOINT)
     try:
-        cloud.read("pool", description=marker("s"))
+        cloud.read(Query("pool", description=marker("s")))
     finally:
         cloud.close()
     assert "enterprise_project_id" not in (rsps.calls[-1].request.url or "")

@@ -12,7 +12,7 @@ import pytest
 import responses
 from cloud_stack import DEMO, MARKER, build, make_cloud
 
-from elb_mtls_deploy.cloud.base import Credentials
+from elb_mtls_deploy.cloud.base import Credentials, Query
 from elb_mtls_deploy.cloud.sdk import SdkCloud
 from elb_mtls_deploy.emulator import (
     DEMO_SK,
@@ -72,7 +72,7 @@ def test_busy_load_balancer(cloud: SdkCloud, pem: Any, emulator: Emulator) -> No
         cloud.create("pool", "t-pool", MARKER, pool, {})
     assert info.value.busy is True  # type: ignore[attr-defined]
     assert "busy" in (info.value.hint or "")
-    assert cloud.read("pool", description=MARKER) == []  # GETs are never busy
+    assert cloud.read(Query("pool", description=MARKER)) == []  # GETs are never busy
     # certificates belong to no load balancer: never busy (docs/api-notes.md §10.2)
     cloud.create("certificate", "t-ca", MARKER, {"type": "client"}, {"certificate": pem.ca})
 
@@ -118,7 +118,7 @@ def test_throttling_is_transient_with_retry_after(
     s = build(v3, pem)
     emulator.faults.configure(FaultConfig(error_429_rate=1.0, retry_after_seconds=7))
     call = {
-        "GET": lambda: v3.read("pool", description=MARKER),
+        "GET": lambda: v3.read(Query("pool", description=MARKER)),
         "POST": lambda: v3.create("certificate", "x", MARKER, {"type": "client"}, {}),
         "PUT": lambda: v3.update("pool", s.pool_id, {"name": "p"}, {}, None),
         "DELETE": lambda: v3.delete("healthmonitor", s.monitor_id, None),
@@ -136,7 +136,7 @@ def test_server_errors_are_transient(cloud: SdkCloud, emulator: Emulator, status
     rate = {"error_500_rate": 1.0} if status == 500 else {"error_503_rate": 1.0}
     emulator.faults.configure(FaultConfig(**rate))  # type: ignore[arg-type]
     with pytest.raises(TransientError) as info:
-        cloud.read("certificate", description=MARKER)
+        cloud.read(Query("certificate", description=MARKER))
     assert info.value.status == status
 
 
@@ -197,13 +197,13 @@ def test_unusable_list_responses_never_read_as_empty(
 ) -> None:
     _answer(raw_rsps, body)
     with pytest.raises(TransientError):
-        make_cloud("v3").read("pool", description=MARKER)
+        make_cloud("v3").read(Query("pool", description=MARKER))
 
 
 def test_marker_that_does_not_advance_stops(raw_rsps: responses.RequestsMock) -> None:
     _answer(raw_rsps, '{"pools": [{"id": "a"}, {"id": "b"}]}')
     with pytest.raises(TransientError, match="did not advance"):
-        make_cloud("v3", page_size=2).read("pool", description=MARKER)
+        make_cloud("v3", page_size=2).read(Query("pool", description=MARKER))
 
 
 def test_retry_after_on_503(raw_rsps: responses.RequestsMock) -> None:
@@ -215,6 +215,6 @@ def test_retry_after_on_503(raw_rsps: responses.RequestsMock) -> None:
         headers={"Retry-After": "4", "X-Request-Id": "rid"},
     )
     with pytest.raises(TransientError) as info:
-        make_cloud("v2").read("certificate", description=MARKER)
+        make_cloud("v2").read(Query("certificate", description=MARKER))
     assert info.value.retry_after == 4.0  # type: ignore[attr-defined]
     assert info.value.request_id == "rid"

@@ -16,7 +16,7 @@ import requests
 import responses
 from cloud_stack import DEMO, ENDPOINT, MARKER, make_cloud
 
-from elb_mtls_deploy.cloud.base import Credentials, Observed
+from elb_mtls_deploy.cloud.base import Credentials, Observed, Query
 from elb_mtls_deploy.cloud.credentials import credentials_from_env
 from elb_mtls_deploy.cloud.sdk import SdkCloud, connect
 from elb_mtls_deploy.cloud.translate import MAX_RETRY_AFTER, parse_retry_after
@@ -80,7 +80,7 @@ def test_transport_errors_the_sdk_lets_through_are_transient(
 ) -> None:
     raw_rsps.add(responses.GET, ANY_URL, body=exc)
     with pytest.raises(TransientError) as info:
-        make_cloud("v3").read("pool", description=MARKER)
+        make_cloud("v3").read(Query("pool", description=MARKER))
     err = info.value
     assert err.unanswered and err.status is None
     assert err.message.startswith("list pools ")
@@ -90,7 +90,7 @@ def test_transport_errors_the_sdk_lets_through_are_transient(
 
 def test_read_timeout_on_a_read_is_retried(cloud: SdkCloud, emulator: Emulator) -> None:
     seen = fail_after_processing(emulator, "GET", requests.exceptions.ReadTimeout("slow"))
-    assert ResilientCloud(cloud, MARKER, FAST).read("certificate", description=MARKER) == []
+    assert ResilientCloud(cloud, MARKER, FAST).read(Query("certificate", description=MARKER)) == []
     assert len(seen) == 1
 
 
@@ -109,7 +109,7 @@ def test_create_that_committed_but_timed_out_is_adopted_once(
     new_id = resilient.create(
         "certificate", "t-ca", MARKER, {"type": "client"}, {"certificate": pem.ca}
     )
-    listed = cloud.read("certificate", description=MARKER)
+    listed = cloud.read(Query("certificate", description=MARKER))
     assert [c.id for c in listed] == [new_id]
     assert resilient.adopted == ["certificate t-ca"]
 
@@ -146,16 +146,9 @@ class LateCommitCloud:
         self.made.append((time.monotonic(), observed))
         return observed.id
 
-    def read(
-        self,
-        kind: Kind,
-        *,
-        description: str | None = None,
-        ids: Sequence[str] | None = None,
-        within: Sequence[str] | None = None,
-    ) -> list[Observed]:
+    def read(self, query: Query) -> list[Observed]:
         now = time.monotonic()
-        return [o for when, o in self.made if when <= now and o.kind == kind]
+        return [o for when, o in self.made if when <= now and o.kind == query.kind]
 
     def provisioning_status(self, loadbalancer_id: str) -> str:
         return "ACTIVE"
@@ -172,7 +165,10 @@ def test_a_create_that_commits_late_is_visible_to_the_next_read() -> None:
     assert resilient.in_doubt == ["certificate t-ca"]
     # The post-apply plan's read waits out the settle window, so it sees the late commit
     # as a duplicate (and the next pass deletes it) instead of reporting "Apply complete".
-    assert sorted(c.id for c in resilient.read("certificate", description=MARKER)) == ["c1", "c2"]
+    assert sorted(c.id for c in resilient.read(Query("certificate", description=MARKER))) == [
+        "c1",
+        "c2",
+    ]
 
 
 def test_a_create_answered_by_the_server_leaves_nothing_in_doubt(
@@ -353,15 +349,8 @@ class ConflictingCloud:
     def provisioning_status(self, loadbalancer_id: str) -> str:
         return self.statuses.pop(0) if self.statuses else "ACTIVE"
 
-    def read(
-        self,
-        kind: Kind,
-        *,
-        description: str | None = None,
-        ids: Sequence[str] | None = None,
-        within: Sequence[str] | None = None,
-    ) -> list[Observed]:
-        return self.owned if kind == "listener" else []
+    def read(self, query: Query) -> list[Observed]:
+        return self.owned if query.kind == "listener" else []
 
     def close(self) -> None:
         pass
@@ -447,7 +436,7 @@ def test_enterprise_project_400_says_what_to_set(raw_rsps: responses.RequestsMoc
         status=400,
     )
     with pytest.raises(PermanentError) as info:
-        make_cloud("v3").read("pool", description=MARKER)
+        make_cloud("v3").read(Query("pool", description=MARKER))
     assert "target.enterprise_project_id" in (info.value.hint or "")
 
 
@@ -468,7 +457,7 @@ def test_security_token_from_the_environment(name: str) -> None:
 def test_security_token_is_sent_signed(raw_rsps: responses.RequestsMock) -> None:
     raw_rsps.add(responses.GET, ANY_URL, json={"pools": []})
     creds = Credentials(DEMO.access_key, DEMO.secret_key, DEMO.project_id, TOKEN)
-    connect("v3", creds, ENDPOINT).read("pool", description=MARKER)
+    connect("v3", creds, ENDPOINT).read(Query("pool", description=MARKER))
     headers = raw_rsps.calls[0].request.headers
     assert headers["X-Security-Token"] == TOKEN
     assert "x-security-token" in headers["Authorization"]  # among the signed headers
@@ -476,7 +465,7 @@ def test_security_token_is_sent_signed(raw_rsps: responses.RequestsMock) -> None
 
 def test_no_token_no_header(raw_rsps: responses.RequestsMock) -> None:
     raw_rsps.add(responses.GET, ANY_URL, json={"pools": []})
-    connect("v3", DEMO, ENDPOINT).read("pool", description=MARKER)
+    connect("v3", DEMO, ENDPOINT).read(Query("pool", description=MARKER))
     assert "X-Security-Token" not in raw_rsps.calls[0].request.headers
 
 

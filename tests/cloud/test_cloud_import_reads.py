@@ -12,6 +12,7 @@ import pytest
 import responses
 from cloud_stack import DEMO, ENDPOINT
 
+from elb_mtls_deploy.cloud.base import Query
 from elb_mtls_deploy.cloud.sdk import connect
 from elb_mtls_deploy.state import Flavour
 
@@ -28,7 +29,7 @@ def test_list_by_ids_finds_unmarked_certificates(
             )
             for i in range(3)
         ]
-        found = cloud.read("certificate", ids=ids[:2])
+        found = cloud.read(Query("certificate", ids=ids[:2]))
         assert sorted(c.id for c in found) == sorted(ids[:2])
         assert all(c.description in ("", None) for c in found)
         query = parse_qs(urlsplit(rsps.calls[-1].request.url).query)
@@ -36,7 +37,7 @@ def test_list_by_ids_finds_unmarked_certificates(
             assert sorted(query["id"]) == sorted(ids[:2])
         else:
             assert "id" not in query
-        assert cloud.read("certificate", ids=[]) == []
+        assert cloud.read(Query("certificate", ids=[])) == []
     finally:
         cloud.close()
 

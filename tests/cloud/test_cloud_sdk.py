@@ -11,7 +11,7 @@ import pytest
 import responses
 from cloud_stack import MARKER, SUBNET, build, https, make_cloud, member
 
-from elb_mtls_deploy.cloud.base import LoadBalancerInfo
+from elb_mtls_deploy.cloud.base import LoadBalancerInfo, Query
 from elb_mtls_deploy.cloud.sdk import SdkCloud
 from elb_mtls_deploy.emulator import (
     SEEDED_DEDICATED_LB_ID,
@@ -45,7 +45,7 @@ def sent(request: Any) -> dict[str, Any]:
 def test_observe_returns_neutral_fields(cloud: SdkCloud, pem: Any) -> None:
     s = build(cloud, pem)
 
-    certs = {c.name: c for c in cloud.read("certificate", description=MARKER)}
+    certs = {c.name: c for c in cloud.read(Query("certificate", description=MARKER))}
     assert set(certs) == {"t-server", "t-ca"}
     assert certs["t-server"].id == s.server_id
     assert certs["t-server"].description == MARKER
@@ -57,7 +57,7 @@ def test_observe_returns_neutral_fields(cloud: SdkCloud, pem: Any) -> None:
     assert certs["t-ca"].fields["domain"] is None
     assert all("private_key" not in c.fields for c in certs.values())
 
-    (listener,) = cloud.read("listener", within=[s.lb_id])
+    (listener,) = cloud.read(Query("listener", within=[s.lb_id]))
     assert listener.id == s.listener_id and listener.description == MARKER
     expected = {
         "loadbalancer_id": s.lb_id,
@@ -77,7 +77,7 @@ def test_observe_returns_neutral_fields(cloud: SdkCloud, pem: Any) -> None:
     else:
         assert "member_timeout" not in listener.fields
 
-    (pool,) = cloud.read("pool", description=MARKER)
+    (pool,) = cloud.read(Query("pool", description=MARKER))
     assert dict(pool.fields) == {
         "listener": s.listener_id,
         "loadbalancer_id": s.lb_id,
@@ -87,7 +87,7 @@ def test_observe_returns_neutral_fields(cloud: SdkCloud, pem: Any) -> None:
         "healthmonitor_id": s.monitor_id,
     }
 
-    (monitor,) = cloud.read("healthmonitor", ids=[s.monitor_id])
+    (monitor,) = cloud.read(Query("healthmonitor", ids=[s.monitor_id]))
     assert monitor.name == "t-pool-hm" and monitor.description is None
     assert dict(monitor.fields) == {
         "pool": s.pool_id,
@@ -101,7 +101,9 @@ def test_observe_returns_neutral_fields(cloud: SdkCloud, pem: Any) -> None:
         "monitor_port": None,
     }
 
-    members = sorted(cloud.read("member", within=[s.pool_id]), key=lambda m: m.fields["address"])
+    members = sorted(
+        cloud.read(Query("member", within=[s.pool_id])), key=lambda m: m.fields["address"]
+    )
     assert [m.id for m in members] == s.member_ids
     assert dict(members[1].fields) == {
         "pool": s.pool_id,
@@ -115,51 +117,54 @@ def test_observe_returns_neutral_fields(cloud: SdkCloud, pem: Any) -> None:
 def test_observe_request_counts_v3(v3: SdkCloud, pem: Any, rsps: responses.RequestsMock) -> None:
     s = build(v3, pem)
     before = len(rsps.calls)
-    v3.read("certificate", description=MARKER)
-    v3.read("listener", within=[s.lb_id, SEEDED_SHARED_LB_ID])
-    v3.read("pool", description=MARKER)
-    v3.read("healthmonitor", ids=[s.monitor_id])
-    v3.read("member", within=[s.pool_id, "other-pool"])
+    v3.read(Query("certificate", description=MARKER))
+    v3.read(Query("listener", within=[s.lb_id, SEEDED_SHARED_LB_ID]))
+    v3.read(Query("pool", description=MARKER))
+    v3.read(Query("healthmonitor", ids=[s.monitor_id]))
+    v3.read(Query("member", within=[s.pool_id, "other-pool"]))
     assert len(rsps.calls) - before == 5
 
 
 def test_observe_request_counts_v2(v2: SdkCloud, pem: Any, rsps: responses.RequestsMock) -> None:
     s = build(v2, pem)
     before = len(rsps.calls)
-    v2.read("certificate", description=MARKER)
-    v2.read("listener", within=[s.lb_id, SEEDED_DEDICATED_LB_ID])  # scalar filter: one call per LB
-    v2.read("pool", description=MARKER)
-    v2.read("healthmonitor", ids=[s.monitor_id])
-    v2.read("member", within=[s.pool_id])  # per pool
+    v2.read(Query("certificate", description=MARKER))
+    v2.read(
+        Query("listener", within=[s.lb_id, SEEDED_DEDICATED_LB_ID])
+    )  # scalar filter: one call per LB
+    v2.read(Query("pool", description=MARKER))
+    v2.read(Query("healthmonitor", ids=[s.monitor_id]))
+    v2.read(Query("member", within=[s.pool_id]))  # per pool
     assert len(rsps.calls) - before == 6
 
 
 def test_empty_id_lists_make_no_calls(cloud: SdkCloud, rsps: responses.RequestsMock) -> None:
     # An empty multi-valued filter would be dropped by the SDK and list the whole project.
-    assert cloud.read("listener", within=[]) == []
-    assert cloud.read("healthmonitor", ids=[]) == []
-    assert cloud.read("member", within=[]) == []
+    assert cloud.read(Query("listener", within=[])) == []
+    assert cloud.read(Query("healthmonitor", ids=[])) == []
+    assert cloud.read(Query("member", within=[])) == []
     assert cloud.find_loadbalancers([], []) == []
-    assert cloud.read("certificate", ids=[]) == []
+    assert cloud.read(Query("certificate", ids=[])) == []
     assert len(rsps.calls) == 0
 
 
-def test_read_takes_at_most_one_filter(cloud: SdkCloud, rsps: responses.RequestsMock) -> None:
-    # `read` replaced six list methods: a call that mixes filters, lists members outside
-    # their pools or a pool "within" something is refused before anything is sent.
+def test_a_query_takes_at_most_one_filter() -> None:
+    # `read(Query)` replaced six list methods: a query that mixes filters, lists members
+    # outside their pools or a pool "within" something is refused where it is made.
     with pytest.raises(ValueError, match="at most one"):
-        cloud.read("pool", description=MARKER, ids=["p1"])
+        Query("pool", description=MARKER, ids=["p1"])
     with pytest.raises(ValueError, match="within their pools"):
-        cloud.read("member")
+        Query("member")
     with pytest.raises(ValueError, match="not read within"):
-        cloud.read("pool", within=["lb1"])
-    assert len(rsps.calls) == 0
+        Query("pool", within=["lb1"])
+    assert Query("listener", within=[]).empty and Query("certificate", ids=()).empty
+    assert not Query("listener").empty and not Query("pool", description="").empty
 
 
 def test_v3_filters_are_sent_as_lists(v3: SdkCloud, pem: Any, rsps: responses.RequestsMock) -> None:
     build(v3, pem)
-    v3.read("certificate", description=MARKER)
-    v3.read("listener", within=[SEEDED_DEDICATED_LB_ID, SEEDED_SHARED_LB_ID])
+    v3.read(Query("certificate", description=MARKER))
+    v3.read(Query("listener", within=[SEEDED_DEDICATED_LB_ID, SEEDED_SHARED_LB_ID]))
     (cert_list,) = calls(rsps, "GET", "/elb/certificates")
     assert ("description", MARKER) in query(cert_list)  # whole, not split into characters
     (listener_list,) = calls(rsps, "GET", "/elb/listeners")
@@ -169,8 +174,8 @@ def test_v3_filters_are_sent_as_lists(v3: SdkCloud, pem: Any, rsps: responses.Re
 
 
 def test_v2_filters_are_scalars(v2: SdkCloud, pem: Any, rsps: responses.RequestsMock) -> None:
-    v2.read("certificate", description=MARKER)
-    v2.read("pool", description=MARKER)
+    v2.read(Query("certificate", description=MARKER))
+    v2.read(Query("pool", description=MARKER))
     for request in calls(rsps, "GET", "/elb/certificates") + calls(rsps, "GET", "/elb/pools"):
         assert query(request) == [("description", MARKER)]
 
@@ -181,7 +186,7 @@ def test_v3_pagination_follows_markers(pem: Any, rsps: responses.RequestsMock) -
         cloud.create(
             "certificate", f"t-ca-{i}", MARKER, {"type": "client"}, {"certificate": pem.ca}
         )
-    assert len(cloud.read("certificate", description=MARKER)) == 5
+    assert len(cloud.read(Query("certificate", description=MARKER))) == 5
     pages = calls(rsps, "GET", "/elb/certificates")
     assert len(pages) == 3
     assert "marker" not in dict(query(pages[0]))
@@ -189,7 +194,7 @@ def test_v3_pagination_follows_markers(pem: Any, rsps: responses.RequestsMock) -
 
     s = build(cloud, pem)
     cloud.create_members(s.pool_id, [member(f"10.0.1.{i}") for i in range(3)])
-    assert len(cloud.read("member", within=[s.pool_id])) == 5
+    assert len(cloud.read(Query("member", within=[s.pool_id]))) == 5
     assert len(calls(rsps, "GET", "/elb/members")) == 3  # 2 + 2 + 1
 
 
@@ -252,7 +257,7 @@ def test_update_none_unsets_with_empty_string_or_null(
     )
     (put,) = calls(rsps, "PUT", f"/listeners/{s.listener_id}")
     assert sent(put) == {"listener": {"client_ca_tls_container_ref": "", "http2_enable": True}}
-    (listener,) = cloud.read("listener", within=[s.lb_id])
+    (listener,) = cloud.read(Query("listener", within=[s.lb_id]))
     assert listener.fields["client_ca_tls_container_ref"] is None
     assert listener.fields["http2_enable"] is True
 
@@ -274,13 +279,13 @@ def test_update_sends_only_given_fields(
         "pool": {"lb_algorithm": "LEAST_CONNECTIONS"}
     }
     assert sent(calls(rsps, "PUT", f"/members/{s.member_ids[0]}")[0]) == {"member": {"weight": 7}}
-    (pool,) = cloud.read("pool", description=MARKER)
+    (pool,) = cloud.read(Query("pool", description=MARKER))
     assert pool.fields["lb_algorithm"] == "LEAST_CONNECTIONS"
-    (monitor,) = cloud.read("healthmonitor", ids=[s.monitor_id])
+    (monitor,) = cloud.read(Query("healthmonitor", ids=[s.monitor_id]))
     assert (monitor.fields["delay"], monitor.fields["url_path"]) == (10, "/ready")
-    weights = {m.id: m.fields["weight"] for m in cloud.read("member", within=[s.pool_id])}
+    weights = {m.id: m.fields["weight"] for m in cloud.read(Query("member", within=[s.pool_id]))}
     assert weights[s.member_ids[0]] == 7
-    (listener,) = cloud.read("listener", within=[s.lb_id])
+    (listener,) = cloud.read(Query("listener", within=[s.lb_id]))
     assert listener.fields["insert_headers"] == switches  # explicit false switches off
 
 
@@ -302,7 +307,9 @@ def test_certificate_content_updates_in_place(
         "certificate": pem.other_cert,
         "private_key": pem.other_key,
     }
-    server = next(c for c in cloud.read("certificate", description=MARKER) if c.id == s.server_id)
+    server = next(
+        c for c in cloud.read(Query("certificate", description=MARKER)) if c.id == s.server_id
+    )
     assert server.fields["certificate"].strip() == pem.other_cert.strip()
     assert server.fields["domain"] == "other.example.com"
 
@@ -317,7 +324,7 @@ def test_swap_listener_certificate_reference(cloud: SdkCloud, pem: Any) -> None:
         {"certificate": pem.other_cert, "private_key": pem.other_key},
     )
     cloud.update("listener", s.listener_id, {"default_tls_container_ref": new_id}, {}, None)
-    (listener,) = cloud.read("listener", within=[s.lb_id])
+    (listener,) = cloud.read(Query("listener", within=[s.lb_id]))
     assert listener.fields["default_tls_container_ref"] == new_id
     cloud.delete("certificate", s.server_id, None)
 
@@ -330,17 +337,19 @@ def test_delete_everything_in_dependency_order(cloud: SdkCloud, pem: Any) -> Non
     cloud.delete("listener", s.listener_id, None)
     cloud.delete("certificate", s.server_id, None)
     cloud.delete("certificate", s.ca_id, None)
-    assert cloud.read("member", within=[s.pool_id]) == []  # v2: a vanished pool has no members
-    assert cloud.read("certificate", description=MARKER) == []
-    assert cloud.read("listener", within=[s.lb_id]) == []
-    assert cloud.read("pool", description=MARKER) == []
-    assert cloud.read("healthmonitor", ids=[s.monitor_id]) == []
+    assert (
+        cloud.read(Query("member", within=[s.pool_id])) == []
+    )  # v2: a vanished pool has no members
+    assert cloud.read(Query("certificate", description=MARKER)) == []
+    assert cloud.read(Query("listener", within=[s.lb_id])) == []
+    assert cloud.read(Query("pool", description=MARKER)) == []
+    assert cloud.read(Query("healthmonitor", ids=[s.monitor_id])) == []
 
 
 def test_delete_single_member_needs_pool(cloud: SdkCloud, pem: Any) -> None:
     s = build(cloud, pem)
     cloud.delete("member", s.member_ids[0], s.pool_id)
-    assert [m.id for m in cloud.read("member", within=[s.pool_id])] == s.member_ids[1:]
+    assert [m.id for m in cloud.read(Query("member", within=[s.pool_id]))] == s.member_ids[1:]
     with pytest.raises(ValueError):
         cloud.delete("member", s.member_ids[1], None)
 
@@ -349,7 +358,7 @@ def test_create_members_is_idempotent(cloud: SdkCloud, pem: Any) -> None:
     s = build(cloud, pem)
     again = cloud.create_members(s.pool_id, [member("10.0.0.11", weight=5), member("10.0.0.12")])
     assert again[0] == s.member_ids[1]  # "existed" (v3) / 409 resolved (v2)
-    assert len(cloud.read("member", within=[s.pool_id])) == 3
+    assert len(cloud.read(Query("member", within=[s.pool_id]))) == 3
 
 
 def test_create_members_batches_of_200(
@@ -360,7 +369,7 @@ def test_create_members_batches_of_200(
     ids = v3.create_members(s.pool_id, wanted)
     batches = calls(rsps, "POST", "/members/batch-add")
     assert [len(sent(b)["members"]) for b in batches] == [2, 200, 50]
-    by_id = {m.id: m.fields["address"] for m in v3.read("member", within=[s.pool_id])}
+    by_id = {m.id: m.fields["address"] for m in v3.read(Query("member", within=[s.pool_id]))}
     assert [by_id[i] for i in ids] == [m["address"] for m in wanted]
     assert sent(batches[1])["members"][0]["subnet_cidr_id"] == SUBNET  # v3 name on the wire
 
@@ -369,14 +378,14 @@ def test_create_members_batches_of_200(
         200,
         50,
     ]
-    assert len(v3.read("member", within=[s.pool_id])) == 2
+    assert len(v3.read(Query("member", within=[s.pool_id]))) == 2
 
 
 def test_delete_members_tolerates_already_gone(cloud: SdkCloud, pem: Any) -> None:
     s = build(cloud, pem)
     cloud.delete("member", s.member_ids[0], s.pool_id)
     cloud.delete_members(s.pool_id, s.member_ids)  # the first is already gone
-    assert cloud.read("member", within=[s.pool_id]) == []
+    assert cloud.read(Query("member", within=[s.pool_id])) == []
 
 
 def test_delete_unknown_raises_not_found(cloud: SdkCloud) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from elb_mtls_deploy.apply import Engine
-from elb_mtls_deploy.cloud.base import LoadBalancerInfo, Observed
+from elb_mtls_deploy.cloud.base import LoadBalancerInfo, Observed, Query
 from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.errors import (
     ConflictError,
@@ -78,17 +78,10 @@ class FakeCloud:
     def delete_members(self, pool_id: str, ids: Sequence[str]) -> None:
         self._maybe_fail(f"delete_members {pool_id} {sorted(ids)}")
 
-    def read(
-        self,
-        kind: Kind,
-        *,
-        description: str | None = None,
-        ids: Sequence[str] | None = None,
-        within: Sequence[str] | None = None,
-    ) -> list[Observed]:
-        if kind in ("certificate", "listener"):
-            self._maybe_fail(f"list {kind}s")
-        return [o for o in self.made.values() if o.kind == kind]
+    def read(self, query: Query) -> list[Observed]:
+        if query.kind in ("certificate", "listener"):
+            self._maybe_fail(f"list {query.kind}s")
+        return [o for o in self.made.values() if o.kind == query.kind]
 
     def find_loadbalancers(
         self, ids: Sequence[str], names: Sequence[str]

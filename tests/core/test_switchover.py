@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from elb_mtls_deploy.apply import Engine
-from elb_mtls_deploy.cloud.base import LoadBalancerInfo, Observed
+from elb_mtls_deploy.cloud.base import LoadBalancerInfo, Observed, Query
 from elb_mtls_deploy.diff import diff
 from elb_mtls_deploy.errors import PermanentError
 from elb_mtls_deploy.plan import Plan
@@ -187,15 +187,8 @@ class ProvisioningCloud:
     def delete_members(self, pool_id: str, ids: Sequence[str]) -> None:
         self._change("lb1", f"delete_members {pool_id}")
 
-    def read(
-        self,
-        kind: Kind,
-        *,
-        description: str | None = None,
-        ids: Sequence[str] | None = None,
-        within: Sequence[str] | None = None,
-    ) -> list[Observed]:
-        assert kind == "listener"
+    def read(self, query: Query) -> list[Observed]:
+        assert query.kind == "listener"
         ref = "CA" if self.still_bound else None
         return [Observed("listener", "L1", "s-web", "m", {"client_ca_tls_container_ref": ref})]
 

@@ -49,6 +49,40 @@ class Observed:
 
 
 @dataclass(frozen=True)
+class Query:
+    """Which resources of one kind `CloudApi.read` lists, by at most one filter:
+
+    - `description`: exactly this description (the stack marker on certificates, pools);
+    - `ids`: these resources, owned or not (adopted ones; monitors named by their pool);
+    - `within`: the listeners of these load balancers, owned or not (port conflicts), or
+      the members of these pools;
+    - none: every one in the project (not members: they are listed per pool).
+
+    An empty `ids` or `within` names nothing, and nothing is sent: the SDK would drop an
+    empty multi-valued filter and list the whole project."""
+
+    kind: Kind
+    description: str | None = None
+    ids: Sequence[str] | None = None
+    within: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        if sum(f is not None for f in (self.description, self.ids, self.within)) > 1:
+            raise ValueError("a query takes at most one of description, ids, within")
+        if self.kind == "member" and self.within is None:
+            raise ValueError("members are read within their pools")
+        if self.within is not None and self.kind not in ("listener", "member"):
+            raise ValueError(f"a {self.kind} is not read within a parent")
+
+    @property
+    def empty(self) -> bool:
+        """Whether it names nothing (an empty `ids` or `within`)."""
+        return (self.ids is not None and not self.ids) or (
+            self.within is not None and not self.within
+        )
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Raw list results, before ownership and key mapping."""
 
@@ -85,20 +119,8 @@ class CloudApi(Protocol):
         """Load balancers matching any of the ids or names (one list call)."""
         ...
 
-    def read(
-        self,
-        kind: Kind,
-        *,
-        description: str | None = None,
-        ids: Sequence[str] | None = None,
-        within: Sequence[str] | None = None,
-    ) -> list[Observed]:
-        """Resources of one kind, by at most one filter: `description` (exactly this
-        description: the stack marker on certificates and pools), `ids` (owned or not:
-        adopted resources, monitors by their pool's `healthmonitor_id`), `within` (the
-        listeners of these load balancers, owned or not, for port conflicts; the members
-        of these pools, each carrying `pool`); no filter: every one in the project (not
-        members). An empty `ids` or `within` reads nothing."""
+    def read(self, query: Query) -> list[Observed]:
+        """The resources a query names, in record field names (members carry `pool`)."""
         ...
 
     def create(

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from elb_mtls_deploy.cloud import wire
-from elb_mtls_deploy.cloud.base import Credentials, LoadBalancerInfo, Observed
+from elb_mtls_deploy.cloud.base import Credentials, LoadBalancerInfo, Observed, Query
 from elb_mtls_deploy.cloud.credentials import credentials_from_env, endpoint_for_region
 from elb_mtls_deploy.cloud.translate import RETRY_AFTER_ATTR, translating
 from elb_mtls_deploy.errors import ConflictError, DeployError, NotFoundError, PermanentError
@@ -306,28 +306,21 @@ class SdkCloud:
                 raise _sdk_error(f"the response to {method} has no provisioning_status")
         return status
 
-    def read(
-        self,
-        kind: Kind,
-        *,
-        description: str | None = None,
-        ids: Sequence[str] | None = None,
-        within: Sequence[str] | None = None,
-    ) -> list[Observed]:
-        """One kind's resources, by at most one filter (see `CloudApi.read`)."""
-        if sum(f is not None for f in (description, ids, within)) > 1:
-            raise ValueError("read takes at most one of description, ids, within")
-        if description is not None:
-            value: Any = [description] if self.flavour == "v3" else description
-            items = self._list_kind(kind, description, description=value)
-        elif ids is not None:
-            items = self._by_ids(kind, ids)
+    def read(self, query: Query) -> list[Observed]:
+        """One query's resources (`cloud.base.Query`): a filter the API applies where it
+        can take it, otherwise one unfiltered list matched here (v2's scalar filters)."""
+        kind = query.kind
+        if query.empty:
+            return []
+        if query.description is not None:
+            value: Any = [query.description] if self.flavour == "v3" else query.description
+            items = self._list_kind(kind, query.description, description=value)
+        elif query.ids is not None:
+            items = self._by_ids(kind, query.ids)
         elif kind == "member":
-            return self._members(within)
-        elif within is not None:
-            if kind != "listener":
-                raise ValueError(f"a {kind} is not read within a parent")
-            items = self._listeners_of(within)
+            return self._members(query.within or ())
+        elif query.within is not None:
+            items = self._listeners_of(query.within)
         else:
             items = self._list_kind(kind, "(all)")
         return [wire.observed(kind, self.flavour, i) for i in items]
@@ -345,8 +338,6 @@ class SdkCloud:
         """v3: `id=[...]` in chunks; v2: one unfiltered call matched here (its `id` filter
         is single-valued)."""
         wanted = set(ids)
-        if not wanted:
-            return []
         if self.flavour == "v2":
             return [i for i in self._list_kind(kind, "(all)") if i.get("id") in wanted]
         items: list[dict[str, Any]] = []
@@ -366,10 +357,8 @@ class SdkCloud:
             return None
         return key
 
-    def _members(self, pool_ids: Sequence[str] | None) -> list[Observed]:
+    def _members(self, pool_ids: Sequence[str]) -> list[Observed]:
         """v3: project-wide `list_all_members(pool_id=[...])`; v2: `list_members` per pool."""
-        if pool_ids is None:
-            raise ValueError("members are read within their pools")
         if self.flavour == "v3":
             return self._list_members_v3(pool_ids)
         out: list[Observed] = []
@@ -482,7 +471,7 @@ class SdkCloud:
             return existing
 
     def _find_member(self, pool_id: str, member: Mapping[str, Any]) -> str | None:
-        for observed in self.read("member", within=[pool_id]):
+        for observed in self.read(Query("member", within=[pool_id])):
             if (observed.fields["address"], observed.fields["protocol_port"]) == (
                 member["address"],
                 member["protocol_port"],

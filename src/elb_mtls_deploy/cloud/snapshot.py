@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from elb_mtls_deploy.cloud.base import CloudApi, Observed, Snapshot
+from elb_mtls_deploy.cloud.base import CloudApi, Observed, Query, Snapshot
 from elb_mtls_deploy.state import Kind, marker
 
 
@@ -26,22 +26,30 @@ def take(
     certificates and pools (docs/import.md) are read by id as well: they carry no marker yet."""
     description = marker(stack)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        certificates = pool.submit(lambda: cloud.read("certificate", description=description))
-        listeners = pool.submit(lambda: cloud.read("listener", within=loadbalancer_ids))
+        certificates = pool.submit(
+            lambda: cloud.read(Query("certificate", description=description))
+        )
+        listeners = pool.submit(lambda: cloud.read(Query("listener", within=loadbalancer_ids)))
         extra = {kind: ids for kind, ids in (adopted or {}).items() if ids}
         adopted_certs = (
-            pool.submit(lambda: cloud.read("certificate", ids=extra["certificate"]))
+            pool.submit(lambda: cloud.read(Query("certificate", ids=extra["certificate"])))
             if "certificate" in extra
             else None
         )
-        pools = [p for p in cloud.read("pool", description=description) if _owned_by_name(p, stack)]
+        pools = [
+            p
+            for p in cloud.read(Query("pool", description=description))
+            if _owned_by_name(p, stack)
+        ]
         if "pool" in extra:
-            pools = _union(pools, cloud.read("pool", ids=extra["pool"]))
+            pools = _union(pools, cloud.read(Query("pool", ids=extra["pool"])))
         hm_ids = sorted(
             {str(p.fields["healthmonitor_id"]) for p in pools if p.fields.get("healthmonitor_id")}
         )
-        monitors = pool.submit(lambda: cloud.read("healthmonitor", ids=hm_ids)) if hm_ids else None
-        members = cloud.read("member", within=[p.id for p in pools]) if pools else []
+        monitors = (
+            pool.submit(lambda: cloud.read(Query("healthmonitor", ids=hm_ids))) if hm_ids else None
+        )
+        members = cloud.read(Query("member", within=[p.id for p in pools])) if pools else []
         return Snapshot(
             tuple(_union(certificates.result(), adopted_certs.result() if adopted_certs else [])),
             tuple(listeners.result()),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from elb_mtls_deploy.certinfo import identify
-from elb_mtls_deploy.cloud.base import LoadBalancerInfo, Observed
+from elb_mtls_deploy.cloud.base import LoadBalancerInfo, Observed, Query
 from elb_mtls_deploy.cloud.sdk import SdkCloud
 from elb_mtls_deploy.cloud.translate import is_busy
 from elb_mtls_deploy.errors import CloudError
@@ -57,7 +57,7 @@ class Context:
 
     def listener(self) -> Observed:
         listener_id = self.ids["listener"]
-        for item in self.cloud.read("listener", within=[self.lb.id]):
+        for item in self.cloud.read(Query("listener", within=[self.lb.id])):
             if item.id == listener_id:
                 return item
         raise CloudError(f"the probe listener {listener_id} is no longer listed")
@@ -92,7 +92,7 @@ def certificate_text(ctx: Context) -> Finding:
             "certificate", ctx.name(role), ctx.marker, {"type": kind}, payload
         )
         ctx.scratch.add("certificate", ctx.ids[role], ctx.name(role))
-    returned = {c.id: c for c in ctx.cloud.read("certificate", description=ctx.marker)}
+    returned = {c.id: c for c in ctx.cloud.read(Query("certificate", description=ctx.marker))}
     fields: dict[str, Any] = {}
     same = True
     for role, (_, pem, _) in uploads.items():

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from elb_mtls_deploy import __version__
-from elb_mtls_deploy.cloud.base import Credentials, LoadBalancerInfo
+from elb_mtls_deploy.cloud.base import Credentials, LoadBalancerInfo, Query
 from elb_mtls_deploy.cloud.sdk import SdkCloud
 from elb_mtls_deploy.errors import DeployError
 from elb_mtls_deploy.probe import checks, dataplane, material, stack
@@ -235,7 +235,7 @@ def open_session(options: Options, env: Mapping[str, str]) -> Iterator[Session]:
         flavour: Flavour = options.api or ("v3" if info.guaranteed else "v2")
         cloud = sdk.connect(flavour, credentials, endpoint)
         try:
-            listeners = cloud.read("listener", within=[info.id])
+            listeners = cloud.read(Query("listener", within=[info.id]))
             used = [int(o.fields.get("protocol_port") or 0) for o in listeners]
             if port is not None and port in used:
                 raise DeployError(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from elb_mtls_deploy.cloud.base import Observed
+from elb_mtls_deploy.cloud.base import Observed, Query
 from elb_mtls_deploy.cloud.sdk import SdkCloud
 from elb_mtls_deploy.errors import ConflictError, DeployError, NotFoundError, TransientError
 from elb_mtls_deploy.state import Kind
@@ -144,11 +144,13 @@ def leftovers(lb: Balancer) -> list[Made]:
     """Everything under the probe marker: listeners on this load balancer, pools (and their
     members) and certificates anywhere in the project (the probe makes them only here)."""
     cloud = lb.cloud
-    found = [_made(o) for o in cloud.read("listener", within=[lb.id]) if is_probe(o.description)]
+    found = [
+        _made(o) for o in cloud.read(Query("listener", within=[lb.id])) if is_probe(o.description)
+    ]
     pools = [_made(o) for o in list_all(cloud, "pool") if is_probe(o.description)]
     members = [
         Made("member", m.id, m.name or m.id, m.fields.get("pool"))
-        for m in (cloud.read("member", within=[p.id for p in pools]) if pools else [])
+        for m in (cloud.read(Query("member", within=[p.id for p in pools])) if pools else [])
     ]
     certificates = [_made(o) for o in list_all(cloud, "certificate") if is_probe(o.description)]
     return [*members, *pools, *found, *certificates]
@@ -157,7 +159,7 @@ def leftovers(lb: Balancer) -> list[Made]:
 def list_all(cloud: SdkCloud, kind: Kind) -> list[Observed]:
     """Every resource of a kind, unfiltered: the list filters match descriptions exactly,
     and a leftover's run id is not known in advance."""
-    return cloud.read(kind)
+    return cloud.read(Query(kind))
 
 
 def _made(observed: Observed) -> Made:
