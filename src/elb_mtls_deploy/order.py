@@ -90,7 +90,7 @@ def _holders(action: Action, observed: State) -> list[Ref]:
     """Keys of observed records that reference the record this delete removes."""
     kept = observed.records.get(action.key)
     names: set[Reference]
-    if action.id and action.id != (kept.id if kept else action.id):
+    if action.id and kept is not None and action.id != kept.id:
         names = {CloudRef(action.id)}  # a duplicate: only its own family points at it by id
     else:
         names = {action.key}
